@@ -1,0 +1,164 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/waybill/waybill/config"
+	"github.com/waybill/waybill/migrations"
+)
+
+const migrateUsage = `Usage: waybill migrate up|down|status|version|redo|to N
+
+  up       apply every pending migration
+  down     roll back the newest migration
+  status   list migrations and whether each is applied
+  version  print the current schema version
+  redo     roll back the newest migration and apply it again
+  to N     migrate up or down to version N (0 rolls back everything)
+
+Concurrent runs are serialised by an advisory lock (a lock table when
+DB_PGBOUNCER=true). The database is DATABASE_URL.`
+
+func runMigrate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet("migrate")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), migrateUsage) }
+	if err := parseFlags(fs, args, e.stdout); err != nil {
+		return err
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		return usagef("missing subcommand: up, down, status, version, redo or to N")
+	}
+	var target int64
+	switch args[0] {
+	case "up", "down", "status", "version", "redo":
+		if len(args) != 1 {
+			return usagef("%s takes no arguments", args[0])
+		}
+	case "to":
+		if len(args) != 2 {
+			return usagef("to needs one version number")
+		}
+		n, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || n < 0 {
+			return usagef("to: %q is not a version number", args[1])
+		}
+		target = n
+	default:
+		return usagef("unknown subcommand %q: up, down, status, version, redo or to N", args[0])
+	}
+
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set")
+	}
+	db, err := openSQL(cfg.DatabaseURL, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db, cfg.DBPgBouncer)
+	if err != nil {
+		return err
+	}
+	return migrate(ctx, p, e, args[0], target)
+}
+
+// openSQL opens a plain database/sql handle (one connection is all the
+// migrator and monitor need).
+func openSQL(dsn string, cfg config.Config) (*sql.DB, error) {
+	store, err := openStore(dsn, cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := store.DB()
+	db.SetMaxOpenConns(2)
+	return db, nil
+}
+
+func migrate(ctx context.Context, p *goose.Provider, e env, cmd string, target int64) error {
+	report := func(results []*goose.MigrationResult, err error) error {
+		for _, r := range results {
+			fmt.Fprintf(e.stdout, "%s %s (%s)\n", r.Direction, r.Source.Path, r.Duration.Round(1e6))
+		}
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", cmd, migrationError(err))
+		}
+		v, err := p.GetDBVersion(ctx)
+		if err != nil {
+			return fmt.Errorf("read version: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "schema version %d\n", v)
+		return nil
+	}
+	one := func(r *goose.MigrationResult, err error) ([]*goose.MigrationResult, error) {
+		if r == nil {
+			return nil, err
+		}
+		return []*goose.MigrationResult{r}, err
+	}
+	switch cmd {
+	case "up":
+		return report(p.Up(ctx))
+	case "down":
+		return report(one(p.Down(ctx)))
+	case "redo":
+		res, err := one(p.Down(ctx))
+		if err != nil {
+			return report(res, err)
+		}
+		v := res[0].Source.Version
+		more, err := p.UpTo(ctx, v)
+		return report(append(res, more...), err)
+	case "to":
+		current, err := p.GetDBVersion(ctx)
+		if err != nil {
+			return fmt.Errorf("read version: %w", migrationError(err))
+		}
+		if target >= current {
+			return report(p.UpTo(ctx, target))
+		}
+		return report(p.DownTo(ctx, target))
+	case "version":
+		v, err := p.GetDBVersion(ctx)
+		if err != nil {
+			return fmt.Errorf("read version: %w", migrationError(err))
+		}
+		fmt.Fprintln(e.stdout, v)
+		return nil
+	default: // status
+		st, err := p.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("status: %w", migrationError(err))
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "VERSION\tSTATE\tAPPLIED AT (UTC)\tFILE")
+		for _, s := range st {
+			at := "-"
+			if !s.AppliedAt.IsZero() {
+				at = s.AppliedAt.UTC().Format("2006-01-02 15:04:05")
+			}
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, at, s.Source.Path)
+		}
+		return w.Flush()
+	}
+}
+
+// migrationError keeps goose's explanation (which migration, which
+// statement failed) but not the driver's connection details.
+func migrationError(err error) error {
+	if errors.Is(err, goose.ErrNoNextVersion) || errors.Is(err, goose.ErrNoCurrentVersion) {
+		return errors.New("nothing to do")
+	}
+	return err
+}

@@ -1,0 +1,190 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/waybill/waybill/config"
+	"github.com/waybill/waybill/handlers"
+	"github.com/waybill/waybill/models"
+)
+
+const serveUsage = `Usage: waybill serve
+
+Runs the HTTP API on HTTP_ADDR until SIGINT or SIGTERM. Configuration is
+read from the environment (docs/configuration.md). Without DATABASE_URL it
+starts degraded; with the database down it starts anyway and connects when
+the database comes up.`
+
+func runServe(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet("serve")
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), serveUsage) }
+	if err := parseFlags(fs, args, e.stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	return serve(ctx, cfg, log, nil)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *logrus.Logger {
+	log := logrus.New()
+	log.SetOutput(w)
+	if cfg.LogFormat == "text" {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: time.RFC3339Nano})
+	} else {
+		log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
+	}
+	lvl, err := logrus.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		lvl = logrus.InfoLevel
+	}
+	log.SetLevel(lvl)
+	return log
+}
+
+func openStore(dsn string, cfg config.Config) (*models.Store, error) {
+	return models.Open(dsn, models.PoolOptions{
+		MaxOpenConns:     cfg.DBMaxOpenConns,
+		MaxIdleConns:     cfg.DBMaxIdleConns,
+		ConnMaxLifetime:  cfg.DBConnMaxLifetime,
+		ConnMaxIdleTime:  cfg.DBConnMaxIdleTime,
+		ConnectTimeout:   cfg.DBConnectTimeout,
+		StatementTimeout: cfg.DBStatementTimeout,
+		PgBouncer:        cfg.DBPgBouncer,
+	})
+}
+
+// serve runs the HTTP server until ctx ends, then drains: readiness fails,
+// in-flight requests finish (up to SHUTDOWN_TIMEOUT), the pool closes.
+// listening, if not nil, receives the bound address once the server
+// accepts connections.
+func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening func(addr string)) error {
+	var store *models.Store
+	if cfg.DatabaseURL == "" {
+		log.Warn("DATABASE_URL is not set: starting in degraded mode; /readyz and every data route answer 503 until it is configured")
+	} else {
+		s, err := openStore(cfg.DatabaseURL, cfg)
+		if err != nil {
+			return err
+		}
+		store = s
+		defer store.Close()
+	}
+
+	var draining atomic.Bool
+	e := handlers.New(handlers.Options{
+		Store:          store,
+		Log:            log,
+		RequestTimeout: cfg.RequestTimeout,
+		BodyLimit:      cfg.BodyLimit,
+		Draining:       draining.Load,
+	})
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout + 5*time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if store != nil {
+		go watchDatabase(watchCtx, store, cfg, log)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "database": maskedDSN(cfg)}).Info("waybill listening")
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	draining.Store(true)
+	log.Info("shutting down: readiness is failing, finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still running after SHUTDOWN_TIMEOUT (%s)", cfg.ShutdownTimeout)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func maskedDSN(cfg config.Config) string {
+	if cfg.DatabaseURL == "" {
+		return "(none)"
+	}
+	return config.MaskURL(cfg.DatabaseURL)
+}
+
+// watchDatabase pings the database on the health connection: while it is
+// unreachable, with exponential backoff from 100 ms capped at 5 s; while it
+// is up, every 5 s. It logs each change of state, and on recovery warms the
+// application pool. Requests never wait for it: the pool dials on demand,
+// so service resumes as soon as the database accepts connections.
+func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger) {
+	const (
+		minBackoff = 100 * time.Millisecond
+		maxBackoff = 5 * time.Second
+		upInterval = 5 * time.Second
+	)
+	backoff := minBackoff
+	up, known := false, false
+	for {
+		err := store.Ping(ctx, cfg.DBConnectTimeout)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := upInterval
+		switch {
+		case err == nil:
+			if !up {
+				log.Info("database connected")
+				_ = store.Warm(ctx)
+			}
+			up, backoff = true, minBackoff
+		default:
+			if up || !known {
+				log.WithField("error", err.Error()).Warn("database unreachable; retrying in the background")
+			}
+			up = false
+			wait, backoff = backoff, min(backoff*2, maxBackoff)
+		}
+		known = true
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,265 @@
+// Package config loads and validates Waybill's configuration from the
+// environment. It holds no globals: Load returns a value that the caller
+// passes on.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Config is Waybill's whole configuration. The zero value is not useful;
+// build one with Load. Defaults and their reasons are in docs/configuration.md.
+type Config struct {
+	// DatabaseURL is the primary's connection string; empty means "no
+	// database": the server starts degraded.
+	DatabaseURL         string
+	DatabaseReplicaURLs []string
+
+	DBMaxOpenConns     int
+	DBMaxIdleConns     int
+	DBConnMaxLifetime  time.Duration
+	DBConnMaxIdleTime  time.Duration
+	DBConnectTimeout   time.Duration
+	DBStatementTimeout time.Duration
+	DBPgBouncer        bool
+	AppInstances       int
+
+	HTTPAddr        string
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	BodyLimit       int64
+	RateLimitRPS    float64
+
+	LogLevel      string
+	LogFormat     string
+	WebhookSecret string
+}
+
+// Error is a configuration problem: the variable and what is wrong with it.
+// Its message never contains a password.
+type Error struct {
+	Var     string
+	Problem string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("invalid configuration: %s: %s", e.Var, e.Problem) }
+
+// Load reads every variable through getenv (os.Getenv in production, a map
+// in tests), applies defaults and validates. It returns a *Error for the
+// first invalid variable.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		DatabaseURL:         p.databaseURL("DATABASE_URL"),
+		DatabaseReplicaURLs: p.databaseURLs("DATABASE_REPLICA_URLS"),
+		DBMaxOpenConns:      p.int("DB_MAX_OPEN_CONNS", 16, 1, 10000),
+		DBConnMaxLifetime:   p.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
+		DBConnMaxIdleTime:   p.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute, 0),
+		DBConnectTimeout:    p.duration("DB_CONNECT_TIMEOUT", 5*time.Second, time.Millisecond),
+		DBStatementTimeout:  p.duration("DB_STATEMENT_TIMEOUT", 30*time.Second, 0),
+		DBPgBouncer:         p.bool("DB_PGBOUNCER", false),
+		AppInstances:        p.int("APP_INSTANCES", 1, 1, 10000),
+		HTTPAddr:            p.addr("HTTP_ADDR", "127.0.0.1:8080"),
+		RequestTimeout:      p.duration("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond),
+		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
+		BodyLimit:           int64(p.int("BODY_LIMIT", 1<<20, 1, 1<<30)),
+		RateLimitRPS:        p.float("RATE_LIMIT_RPS", 0),
+		LogLevel:            p.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "warning", "error"),
+		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
+		WebhookSecret:       getenv("WEBHOOK_SECRET"),
+	}
+	// The idle pool defaults to the open maximum: Go's default of 2 idle
+	// connections makes a busy pool close and redial on every burst.
+	c.DBMaxIdleConns = p.int("DB_MAX_IDLE_CONNS", c.DBMaxOpenConns, 0, 10000)
+	if p.err == nil && c.DBMaxIdleConns > c.DBMaxOpenConns {
+		p.fail("DB_MAX_IDLE_CONNS", fmt.Sprintf("%d is more than DB_MAX_OPEN_CONNS (%d)", c.DBMaxIdleConns, c.DBMaxOpenConns))
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	return c, nil
+}
+
+// parser accumulates the first error so Load reads as a list of variables.
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) fail(name, problem string) {
+	if p.err == nil {
+		p.err = &Error{Var: name, Problem: problem}
+	}
+}
+
+// lookup returns the trimmed value and whether it was set at all.
+func (p *parser) lookup(name string) (string, bool) {
+	v := strings.TrimSpace(p.getenv(name))
+	return v, v != ""
+}
+
+func (p *parser) int(name string, def, min, max int) int {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		p.fail(name, fmt.Sprintf("%q is not an integer", v))
+	case n < min || n > max:
+		p.fail(name, fmt.Sprintf("%d is out of range [%d, %d]", n, min, max))
+	}
+	return n
+}
+
+func (p *parser) float(name string, def float64) float64 {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		p.fail(name, fmt.Sprintf("%q is not a non-negative number", v))
+	}
+	return f
+}
+
+func (p *parser) duration(name string, def, min time.Duration) time.Duration {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		p.fail(name, fmt.Sprintf("%q is not a duration (e.g. 500ms, 30s, 5m)", v))
+	case d < min:
+		p.fail(name, fmt.Sprintf("%s is below the minimum %s", d, min))
+	}
+	return d
+}
+
+func (p *parser) bool(name string, def bool) bool {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("%q is not a boolean (true or false)", v))
+	}
+	return b
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	v = strings.ToLower(v)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
+	return def
+}
+
+func (p *parser) addr(name, def string) string {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		p.fail(name, fmt.Sprintf("%q is not host:port", v))
+	}
+	return v
+}
+
+func (p *parser) databaseURL(name string) string {
+	v, ok := p.lookup(name)
+	if !ok {
+		return ""
+	}
+	if err := CheckDatabaseURL(v); err != nil {
+		p.fail(name, fmt.Sprintf("%s (%s)", err, MaskURL(v)))
+	}
+	return v
+}
+
+func (p *parser) databaseURLs(name string) []string {
+	v, ok := p.lookup(name)
+	if !ok {
+		return nil
+	}
+	var urls []string
+	for _, u := range strings.Split(v, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue
+		}
+		if err := CheckDatabaseURL(u); err != nil {
+			p.fail(name, fmt.Sprintf("%s (%s)", err, MaskURL(u)))
+		}
+		urls = append(urls, u)
+	}
+	return urls
+}
+
+// CheckDatabaseURL reports whether s is a connection string PostgreSQL's
+// driver accepts. Its error never repeats the string, which may hold a
+// password.
+func CheckDatabaseURL(s string) error {
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return errors.New("malformed URL")
+		}
+		if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+			return fmt.Errorf("scheme %q is not postgres:// or postgresql://", u.Scheme)
+		}
+	}
+	if _, err := pgx.ParseConfig(s); err != nil {
+		return errors.New("not a valid PostgreSQL connection string")
+	}
+	return nil
+}
+
+// MaskURL returns s with any password replaced by "xxxxx", for logs and
+// error messages. Keyword/value strings (host=… password=…) are masked too.
+func MaskURL(s string) string {
+	if strings.Contains(s, "://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			// Unparseable: keep only the scheme, the rest may hold a secret.
+			scheme, _, _ := strings.Cut(s, "://")
+			return scheme + "://…"
+		}
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	fields := strings.Fields(s)
+	for i, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
+			fields[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
+}

@@ -1,0 +1,152 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
+
+	"github.com/waybill/waybill/models"
+)
+
+// problemType describes one error code: its HTTP status, title, and the
+// text GET /problems/<code> serves.
+type problemType struct {
+	status      int
+	title       string
+	description string
+}
+
+// problems maps every error code the API uses to its status: the one place
+// where errors become HTTP.
+var problems = map[string]problemType{
+	"bad_request":          {http.StatusBadRequest, "Bad request", "The request is malformed: invalid JSON, trailing data, a value of the wrong type, a malformed id in the path, or an unknown or invalid query parameter."},
+	"unauthorized":         {http.StatusUnauthorized, "Unauthorized", "The request needs a valid API key: send Authorization: Bearer <key>. Missing, unknown and revoked keys all get this answer."},
+	"forbidden":            {http.StatusForbidden, "Forbidden", "The API key's scope does not allow this request: read keys may only use GET."},
+	"not_found":            {http.StatusNotFound, "Not found", "There is no such resource, or no such route."},
+	"method_not_allowed":   {http.StatusMethodNotAllowed, "Method not allowed", "The route exists but does not accept this method; the Allow header lists the ones it does."},
+	"conflict":             {http.StatusConflict, "Conflict", "The change conflicts with existing data: a unique value is taken, or the resource is still referenced."},
+	"precondition_failed":  {http.StatusPreconditionFailed, "Precondition failed", "If-Match does not match the resource's current ETag: it changed since you read it."},
+	"payload_too_large":    {http.StatusRequestEntityTooLarge, "Payload too large", "The request body is larger than the server's BODY_LIMIT."},
+	"unsupported_media":    {http.StatusUnsupportedMediaType, "Unsupported media type", "The request body must be JSON: Content-Type: application/json."},
+	"validation_failed":    {http.StatusUnprocessableEntity, "Validation failed", "The JSON is well-formed but some fields are invalid; errors lists each field and what is wrong with it."},
+	"rate_limited":         {http.StatusTooManyRequests, "Too many requests", "The rate limit was exceeded; retry after the number of seconds in Retry-After."},
+	"database_unavailable": {http.StatusServiceUnavailable, "Database unavailable", "The database is not configured, cannot be reached, or did not answer before the request's deadline. Nothing was changed; retry after the number of seconds in Retry-After."},
+	"internal_error":       {http.StatusInternalServerError, "Internal error", "A bug in Waybill. The log has the details under the request id; the response says no more."},
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait: the background
+// reconnect tries at least this often.
+const retryAfterSeconds = 2
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type      string              `json:"type"`
+	Title     string              `json:"title"`
+	Status    int                 `json:"status"`
+	Detail    string              `json:"detail,omitempty"`
+	Code      string              `json:"code"`
+	RequestID string              `json:"request_id"`
+	Errors    []models.FieldError `json:"errors,omitempty"`
+}
+
+// apiError is an error the handlers raise themselves, with its code and a
+// detail safe to show the client.
+type apiError struct {
+	code   string
+	detail string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.detail }
+
+func newError(code, format string, args ...any) error {
+	return &apiError{code: code, detail: fmt.Sprintf(format, args...)}
+}
+
+// errorHandler is Echo's HTTPErrorHandler: it maps every error to a problem
+// details response. Only internal errors are logged here with their cause;
+// the client sees their request id and nothing else.
+func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p := toProblem(err)
+		p.RequestID = requestID(c)
+		if p.Status == http.StatusInternalServerError {
+			log.WithFields(logrus.Fields{"request_id": p.RequestID, "route": c.Path(), "error": err.Error()}).Error("internal error")
+		}
+		h := c.Response().Header()
+		if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
+			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		}
+		h.Set(echo.HeaderContentType, "application/problem+json")
+		c.Response().WriteHeader(p.Status)
+		if c.Request().Method != http.MethodHead {
+			_ = json.NewEncoder(c.Response()).Encode(p)
+		}
+	}
+}
+
+func toProblem(err error) Problem {
+	var (
+		api *apiError
+		val *models.ValidationError
+		he  *echo.HTTPError
+	)
+	code, detail := "internal_error", "internal error"
+	var fields []models.FieldError
+	switch {
+	case errors.As(err, &api):
+		code, detail = api.code, api.detail
+	case errors.As(err, &val):
+		code, fields = "validation_failed", val.Errors
+		detail = fmt.Sprintf("%d fields are invalid", len(fields))
+		if len(fields) == 1 {
+			detail = "1 field is invalid"
+		}
+	case errors.Is(err, models.ErrNotFound):
+		code, detail = "not_found", "no such resource"
+	case errors.Is(err, models.ErrConflict):
+		code, detail = "conflict", "the change conflicts with existing data"
+	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		code, detail = "database_unavailable", "the database is unavailable; retry later"
+	case errors.As(err, &he):
+		if c, ok := echoCodes[he.Code]; ok {
+			code, detail = c, http.StatusText(he.Code)
+		}
+	}
+	pt := problems[code]
+	return Problem{Type: "/problems/" + code, Title: pt.title, Status: pt.status, Detail: detail, Code: code, Errors: fields}
+}
+
+// echoCodes names the problem for a status Echo itself raises (routing,
+// body limit, binding).
+var echoCodes = map[int]string{
+	http.StatusBadRequest:            "bad_request",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusNotFound:              "not_found",
+	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusRequestEntityTooLarge: "payload_too_large",
+	http.StatusUnsupportedMediaType:  "unsupported_media",
+	http.StatusTooManyRequests:       "rate_limited",
+	http.StatusServiceUnavailable:    "database_unavailable",
+}
+
+// problemDoc serves GET /problems/:code, the human-readable page a
+// problem's type URI points to.
+func problemDoc(c echo.Context) error {
+	code := c.Param("code")
+	p, ok := problems[code]
+	if !ok {
+		return newError("not_found", "no such problem type")
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"type": "/problems/" + code, "code": code, "title": p.title, "status": p.status, "description": p.description,
+	})
+}

@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
+
+	"github.com/waybill/waybill/models"
+)
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// accessLog writes one line per request: id, method, route (the pattern,
+// never the raw URL with its query), status and latency.
+func accessLog(log *logrus.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				// Run the error handler now so the logged status is the
+				// one the client gets.
+				c.Error(err)
+			}
+			route := c.Path()
+			if route == "" {
+				route = "(unmatched)"
+			}
+			log.WithFields(logrus.Fields{
+				"request_id": requestID(c),
+				"method":     c.Request().Method,
+				"route":      route,
+				"status":     c.Response().Status,
+				"latency_ms": float64(time.Since(start).Microseconds()) / 1000,
+				"bytes_out":  c.Response().Size,
+			}).Info("request")
+			return nil
+		}
+	}
+}
+
+// recoverPanic turns a panic into a 500 whose cause goes to the log, not
+// to the client.
+func recoverPanic(log *logrus.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler {
+						panic(r)
+					}
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			return next(c)
+		}
+	}
+}
+
+// deadline gives every request a context that ends after d; queries take
+// that context, so no request outlives it.
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// requireDatabase answers 503 on data routes when no database is
+// configured, before authentication (which needs the database).
+func requireDatabase(store *models.Store) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if store == nil {
+				return newError("database_unavailable", "no database is configured (DATABASE_URL is unset)")
+			}
+			return next(c)
+		}
+	}
+}

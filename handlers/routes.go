@@ -1,0 +1,55 @@
+// Package handlers is Waybill's HTTP layer: routes, middleware, request
+// decoding and the mapping of errors to problem details. Every query goes
+// through models.Store; handlers hold no SQL.
+package handlers
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/sirupsen/logrus"
+
+	"github.com/waybill/waybill/models"
+)
+
+// Options are the HTTP layer's dependencies and settings.
+type Options struct {
+	// Store is the database; nil when none is configured (degraded mode:
+	// data routes answer 503).
+	Store *models.Store
+	Log   *logrus.Logger
+	// RequestTimeout is every request's deadline.
+	RequestTimeout time.Duration
+	// BodyLimit is the largest accepted request body, in bytes.
+	BodyLimit int64
+	// Draining reports whether the server is shutting down (readiness
+	// fails first, so load balancers stop sending traffic).
+	Draining func() bool
+}
+
+// New returns the Echo instance with every route and middleware.
+func New(o Options) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(o.Log)
+	e.Use(
+		middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}),
+		accessLog(o.Log),
+		recoverPanic(o.Log),
+		deadline(o.RequestTimeout),
+		middleware.BodyLimit(strconv.FormatInt(o.BodyLimit, 10)+"B"),
+	)
+	// Echo answers an unknown route and a wrong method with its own
+	// errors; the error handler turns them into problem details.
+
+	e.GET("/livez", livez)
+	e.GET("/readyz", readyz(o.Store, o.Draining))
+	e.GET("/problems/:code", problemDoc)
+
+	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store))
+	v1.GET("/shipments/:id", getShipment(o.Store))
+
+	return e
+}

@@ -1,0 +1,187 @@
+// Package models holds Waybill's domain types, their validation, and the
+// Store: every query the service makes lives here, on GORM over pgx.
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Domain errors. The store wraps them with context; callers test with
+// errors.Is.
+var (
+	// ErrNotFound: no row with that id (or key).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique or reference constraint refused the change.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the database could not be reached, refused the
+	// connection, or did not hand out a connection before the deadline.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// PoolOptions configures the connection pool of Open.
+type PoolOptions struct {
+	MaxOpenConns     int
+	MaxIdleConns     int
+	ConnMaxLifetime  time.Duration
+	ConnMaxIdleTime  time.Duration
+	ConnectTimeout   time.Duration
+	StatementTimeout time.Duration
+	// PgBouncer disables server-side prepared statements, which
+	// transaction pooling cannot keep.
+	PgBouncer bool
+}
+
+// Store is the database: the application pool, used through GORM, and a
+// separate single connection for health checks, so that a check never
+// waits behind application traffic for a pool slot.
+type Store struct {
+	db     *gorm.DB
+	pool   *sql.DB
+	health *sql.DB
+}
+
+// Open prepares a Store for the database at dsn. It does not connect: the
+// pool dials on first use, so Waybill starts while the database is down and
+// serves as soon as it is back.
+func Open(dsn string, o PoolOptions) (*Store, error) {
+	cfg, err := connConfig(dsn, o)
+	if err != nil {
+		return nil, err
+	}
+	pool := stdlib.OpenDB(*cfg)
+	pool.SetMaxOpenConns(o.MaxOpenConns)
+	pool.SetMaxIdleConns(o.MaxIdleConns)
+	pool.SetConnMaxLifetime(o.ConnMaxLifetime)
+	pool.SetConnMaxIdleTime(o.ConnMaxIdleTime)
+
+	hcfg := cfg.Copy()
+	hcfg.RuntimeParams["application_name"] = "waybill-health"
+	health := stdlib.OpenDB(*hcfg)
+	health.SetMaxOpenConns(1)
+	health.SetMaxIdleConns(1)
+
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: pool}), &gorm.Config{
+		DisableAutomaticPing: true,
+		Logger:               logger.Discard,
+		// Times are the database's; this only matters where GORM would
+		// stamp a time itself, which the models forbid.
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		pool.Close()
+		health.Close()
+		return nil, fmt.Errorf("gorm: %w", err)
+	}
+	return &Store{db: db, pool: pool, health: health}, nil
+}
+
+func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, errors.New("invalid database URL")
+	}
+	if o.ConnectTimeout > 0 {
+		cfg.ConnectTimeout = o.ConnectTimeout
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if _, set := cfg.RuntimeParams["application_name"]; !set {
+		cfg.RuntimeParams["application_name"] = "waybill"
+	}
+	if o.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	}
+	// Timestamps are sent and read as instants; pinning the session zone
+	// keeps any text rendering (and date_trunc) in UTC.
+	cfg.RuntimeParams["timezone"] = "UTC"
+	if o.PgBouncer {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	return cfg, nil
+}
+
+// DB is the pool, for callers that need database/sql (migrations, stats).
+func (s *Store) DB() *sql.DB { return s.pool }
+
+// Stats reports the application pool's counters.
+func (s *Store) Stats() sql.DBStats { return s.pool.Stats() }
+
+// Ping checks the database on the health connection, within timeout.
+func (s *Store) Ping(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return classify(s.health.PingContext(ctx))
+}
+
+// Warm pings through the application pool, so that after an outage the
+// first request does not pay for the dial.
+func (s *Store) Warm(ctx context.Context) error {
+	return classify(s.pool.PingContext(ctx))
+}
+
+// Close closes both connections' pools.
+func (s *Store) Close() error {
+	return errors.Join(s.pool.Close(), s.health.Close())
+}
+
+// classify maps driver errors to the domain errors, keeping the original
+// in the chain for the log.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505", "23503": // unique_violation, foreign_key_violation
+			return fmt.Errorf("%w: %s", ErrConflict, pgErr.ConstraintName)
+		}
+	}
+	return err
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case len(pgErr.Code) == 5 && pgErr.Code[:2] == "08": // connection exception
+			return true
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, cannot connect now
+			return true
+		case pgErr.Code == "53300": // too_many_connections
+			return true
+		case pgErr.Code == "57014": // query_canceled: statement timeout
+			return true
+		}
+	}
+	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}

@@ -1,0 +1,195 @@
+// Package testdb gives each test its own PostgreSQL database: a clone of a
+// template migrated once per test binary, dropped when the test ends. Test
+// binaries running at the same time (go test's package parallelism, or two
+// whole suites at once) use separate templates, and TestMain drops the
+// template, so a run leaves no database behind.
+//
+// The server is WAYBILL_TEST_DATABASE_URL, by default the local trust-auth
+// superuser postgres://postgres@127.0.0.1:5432/postgres.
+package testdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+
+	"github.com/waybill/waybill/migrations"
+)
+
+// prefix starts the name of every database this package creates; the
+// process id follows, so a crashed run's leftovers can be recognised.
+const prefix = "waybill_t_"
+
+var (
+	template     string
+	templateOnce sync.Once
+	templateErr  error
+	counter      atomic.Int64
+)
+
+// AdminURL is the URL of the server's maintenance database that tests
+// create their databases from.
+func AdminURL() string {
+	if u := os.Getenv("WAYBILL_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// WithDatabase returns base with its database name replaced by name.
+func WithDatabase(base, name string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		panic(fmt.Sprintf("testdb: bad base URL: %v", err))
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Main runs the package's tests and then drops the template. Use it as
+// func TestMain(m *testing.M) { testdb.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if template != "" {
+		if err := drop(context.Background(), template); err != nil {
+			fmt.Fprintln(os.Stderr, "testdb:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// New returns the URL of a fresh database with every migration applied.
+// It is dropped when t ends.
+func New(t testing.TB) string {
+	t.Helper()
+	templateOnce.Do(func() { template, templateErr = makeTemplate() })
+	if templateErr != nil {
+		t.Fatalf("testdb: template: %v", templateErr)
+	}
+	return create(t, "TEMPLATE "+template)
+}
+
+// Empty returns the URL of a fresh database with no migration applied. It
+// is dropped when t ends.
+func Empty(t testing.TB) string {
+	t.Helper()
+	return create(t, "")
+}
+
+// Open opens url with the pgx driver and closes it when t ends.
+func Open(t testing.TB, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatalf("testdb: open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func nextName() string {
+	return fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), counter.Add(1))
+}
+
+func create(t testing.TB, clause string) string {
+	t.Helper()
+	name := nextName()
+	if err := admin(context.Background(), "CREATE DATABASE "+name+" "+clause); err != nil {
+		t.Fatalf("testdb: create %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := drop(context.Background(), name); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
+	return WithDatabase(AdminURL(), name)
+}
+
+func makeTemplate() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sweep(ctx)
+	name := nextName() + "_tpl"
+	if err := admin(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	db, err := sql.Open("pgx", WithDatabase(AdminURL(), name))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	p, err := migrations.NewProvider(db, false)
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return "", fmt.Errorf("migrate template: %w", err)
+	}
+	return name, nil
+}
+
+func admin(ctx context.Context, stmt string) error {
+	db, err := sql.Open("pgx", AdminURL())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, stmt)
+	return err
+}
+
+func drop(ctx context.Context, name string) error {
+	if err := admin(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	return nil
+}
+
+var ownName = regexp.MustCompile(`^` + prefix + `(\d+)_`)
+
+// sweep drops databases left by test processes that no longer exist (a
+// run killed before its cleanup).
+func sweep(ctx context.Context) {
+	db, err := sql.Open("pgx", AdminURL())
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix+"%")
+	if err != nil {
+		return
+	}
+	var stale []string
+	for rows.Next() {
+		var name string
+		if rows.Scan(&name) != nil {
+			continue
+		}
+		m := ownName.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[1]); pid > 0 && !alive(pid) {
+			stale = append(stale, name)
+		}
+	}
+	rows.Close()
+	for _, name := range stale {
+		_ = drop(ctx, name)
+	}
+}
+
+func alive(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
