@@ -5,8 +5,10 @@ package models
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -162,8 +164,13 @@ func classify(err error) error {
 }
 
 func isUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
-		return true
+	// A connection cut mid-conversation surfaces as EOF or a closed or
+	// bad connection, depending on where it broke.
+	for _, target := range []error{context.DeadlineExceeded, sql.ErrConnDone, driver.ErrBadConn,
+		io.EOF, io.ErrUnexpectedEOF, net.ErrClosed} {
+		if errors.Is(err, target) {
+			return true
+		}
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
