@@ -1,0 +1,201 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
+
+	"github.com/waybill/waybill/handlers"
+	"github.com/waybill/waybill/models"
+	"github.com/waybill/waybill/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+type fixture struct {
+	e     *echo.Echo
+	store *models.Store
+	logs  *strings.Builder
+}
+
+func newFixture(t *testing.T, withDB bool) *fixture {
+	t.Helper()
+	f := &fixture{logs: &strings.Builder{}}
+	if withDB {
+		s, err := models.Open(testdb.New(t), models.PoolOptions{MaxOpenConns: 4, MaxIdleConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		f.store = s
+	}
+	log := logrus.New()
+	log.SetOutput(f.logs)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	f.e = handlers.New(handlers.Options{
+		Store: f.store, Log: log, RequestTimeout: 5 * time.Second, BodyLimit: 1 << 20,
+		Draining: func() bool { return false },
+	})
+	return f
+}
+
+func (f *fixture) do(t *testing.T, method, path, key string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	raw, _ := io.ReadAll(rec.Body)
+	var body map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
+		}
+	}
+	return rec.Code, rec.Header(), body
+}
+
+func (f *fixture) key(t *testing.T, scope string) (models.APIKey, string) {
+	t.Helper()
+	k, key, err := f.store.CreateAPIKey(context.Background(), "test", scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, key
+}
+
+func checkProblem(t *testing.T, status int, h http.Header, body map[string]any, wantStatus int, wantCode string) {
+	t.Helper()
+	if status != wantStatus || body["code"] != wantCode || body["type"] != "/problems/"+wantCode ||
+		body["status"] != float64(wantStatus) || body["request_id"] == "" || body["title"] == "" {
+		t.Errorf("got %d %v, want %d %s problem", status, body, wantStatus, wantCode)
+	}
+	if ct := h.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	f := newFixture(t, true)
+	revoked, revokedKey := f.key(t, models.ScopeRead)
+	if _, err := f.store.RevokeAPIKey(context.Background(), revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, good := f.key(t, models.ScopeRead)
+	path := "/v1/shipments/00000000-0000-0000-0000-000000000001"
+
+	var bodies []map[string]any
+	for _, key := range []string{"", "wb_unknown", revokedKey} {
+		status, h, body := f.do(t, http.MethodGet, path, key)
+		checkProblem(t, status, h, body, 401, "unauthorized")
+		delete(body, "request_id")
+		bodies = append(bodies, body)
+	}
+	if diff := cmp.Diff(bodies[0], bodies[1]); diff != "" || !cmp.Equal(bodies[0], bodies[2]) {
+		t.Errorf("missing, unknown and revoked keys must get the same answer: %v", bodies)
+	}
+	status, h, body := f.do(t, http.MethodGet, path, good)
+	checkProblem(t, status, h, body, 404, "not_found")
+	if strings.Contains(f.logs.String(), good) || strings.Contains(f.logs.String(), revokedKey) {
+		t.Error("an API key appears in the log")
+	}
+}
+
+func TestRoutingErrors(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	tests := []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/nope", 404, "not_found"},
+		{http.MethodGet, "/v1/nope", 404, "not_found"},
+		{http.MethodGet, "/v1/shipments/not-a-uuid", 400, "bad_request"},
+		{http.MethodPost, "/livez", 405, "method_not_allowed"},
+		{http.MethodGet, "/problems/nope", 404, "not_found"},
+	}
+	for _, tt := range tests {
+		status, h, body := f.do(t, tt.method, tt.path, key)
+		checkProblem(t, status, h, body, tt.status, tt.code)
+	}
+	status, _, body := f.do(t, http.MethodGet, "/problems/validation_failed", "")
+	if status != 200 || body["status"] != float64(422) || body["description"] == "" {
+		t.Errorf("GET /problems/validation_failed = %d %v", status, body)
+	}
+}
+
+var microsUTC = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
+
+func TestGetShipment(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeRead)
+	_, err := f.store.DB().Exec(`
+		WITH a AS (INSERT INTO addresses (street1, city, zip, country) VALUES ('1 Main St', 'Springfield', '12345', 'US') RETURNING id),
+		     b AS (INSERT INTO addresses (street1, city, zip, country) VALUES ('2 Rue', 'Paris', '75001', 'FR') RETURNING id),
+		     p AS (INSERT INTO parcels (weight) VALUES (16) RETURNING id)
+		INSERT INTO shipments (id, from_address_id, to_address_id, parcel_id, total_cost, rates_data, est_delivery_date)
+		SELECT '00000000-0000-0000-0000-000000000001', a.id, b.id, p.id, 0.1,
+		       '[{"rate": "12.10"}]', '2026-11-28T17:39:55.123456+01:00' FROM a, b, p`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/v1/shipments/00000000-0000-0000-0000-000000000001", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	raw := rec.Body.String()
+	for _, want := range []string{`"total_cost":0.10`, `"rates":[{"rate":"12.10"}]`, `"status":"unknown"`,
+		`"est_delivery_date":"2026-11-28T16:39:55.123456Z"`, `"city":"Paris"`, `"weight":16`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("body lacks %s: %s", want, raw)
+		}
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(raw), &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"created_at", "updated_at"} {
+		if s, _ := body[field].(string); !microsUTC.MatchString(s) {
+			t.Errorf("%s = %q, want RFC 3339 UTC with microseconds", field, body[field])
+		}
+	}
+}
+
+func TestDegradedAndDraining(t *testing.T) {
+	f := newFixture(t, false)
+	status, h, body := f.do(t, http.MethodGet, "/v1/shipments/00000000-0000-0000-0000-000000000001", "x")
+	checkProblem(t, status, h, body, 503, "database_unavailable")
+	if h.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+
+	g := newFixture(t, true)
+	draining := false
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	g.e = handlers.New(handlers.Options{Store: g.store, Log: quiet, RequestTimeout: time.Second, BodyLimit: 1024,
+		Draining: func() bool { return draining }})
+	if status, _, _ := g.do(t, http.MethodGet, "/readyz", ""); status != 200 {
+		t.Errorf("/readyz = %d, want 200", status)
+	}
+	draining = true
+	if status, h, _ := g.do(t, http.MethodGet, "/readyz", ""); status != 503 || h.Get("Retry-After") == "" {
+		t.Errorf("/readyz while draining = %d, want 503 with Retry-After", status)
+	}
+}
