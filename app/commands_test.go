@@ -1,0 +1,79 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/waybill/waybill/testdb"
+)
+
+// run runs the waybill command line and returns its exit status and
+// output.
+func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestMigrateCommands(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": testdb.Empty(t)}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "version"}, "0\n"},
+		{[]string{"migrate", "up"}, "schema version 6\n"},
+		{[]string{"migrate", "version"}, "6\n"},
+		{[]string{"migrate", "to", "2"}, "schema version 2\n"},
+		{[]string{"migrate", "status"}, "3        pending"},
+		{[]string{"migrate", "redo"}, "schema version 2\n"},
+		{[]string{"migrate", "down"}, "schema version 1\n"},
+		{[]string{"migrate", "to", "6"}, "schema version 6\n"},
+	}
+	for _, s := range steps {
+		code, stdout, stderr := run(t, env, s.args...)
+		if code != 0 || !strings.Contains(stdout, s.want) {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q; want %q", s.args, code, stdout, stderr, s.want)
+		}
+	}
+}
+
+func TestAPIKeyCommands(t *testing.T) {
+	dbURL := testdb.New(t)
+	env := map[string]string{"DATABASE_URL": dbURL}
+	code, stdout, stderr := run(t, env, "apikey", "create", "--name", "ops", "--scope", "write")
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	key := lines[len(lines)-1]
+	if !strings.HasPrefix(key, "wb_") || strings.Contains(key, " ") {
+		t.Fatalf("the last line of stdout is %q, want the key alone", key)
+	}
+	id := strings.Fields(lines[0])[3]
+
+	code, stdout, _ = run(t, env, "apikey", "list")
+	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "ops") || strings.Contains(stdout, key) {
+		t.Errorf("list: exit %d, %q; want the key's id and name, never the key", code, stdout)
+	}
+
+	// The key works until it is revoked.
+	s := startWaybill(t, env)
+	path := "/v1/shipments/00000000-0000-0000-0000-000000000001"
+	if r := s.get(t, path, key); r.status != http.StatusNotFound {
+		t.Errorf("with the new key: %d, want 404", r.status)
+	}
+	if code, _, stderr := run(t, env, "apikey", "revoke", id); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, stderr)
+	}
+	if r := s.get(t, path, key); r.status != http.StatusUnauthorized {
+		t.Errorf("with the revoked key: %d, want 401", r.status)
+	}
+	if code, _, _ := run(t, env, "apikey", "revoke", id); code != 1 {
+		t.Errorf("revoking twice: exit %d, want 1", code)
+	}
+}
