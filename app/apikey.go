@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/waybill/waybill/config"
 	"github.com/waybill/waybill/models"
 )
 
@@ -94,12 +93,9 @@ func runAPIKey(ctx context.Context, e env, args []string) error {
 	default:
 		return usagef("unknown subcommand %q: create, list or revoke", sub)
 	}
-	cfg, err := config.Load(e.getenv)
+	cfg, err := loadWithDatabase(e)
 	if err != nil {
 		return err
-	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
 	}
 	store, err := openStore(cfg.DatabaseURL, cfg)
 	if err != nil {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -55,35 +54,30 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		return usagef("unknown subcommand %q: up, down, status, version, redo or to N", args[0])
 	}
 
-	cfg, err := config.Load(e.getenv)
+	cfg, err := loadWithDatabase(e)
 	if err != nil {
 		return err
 	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
-	}
-	db, err := openSQL(cfg.DatabaseURL, cfg)
+	store, err := openStore(cfg.DatabaseURL, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	p, err := migrations.NewProvider(db, cfg.DBPgBouncer)
+	defer store.Close()
+	p, err := migrations.NewProvider(store.DB(), cfg.DBPgBouncer)
 	if err != nil {
 		return err
 	}
 	return migrate(ctx, p, e, args[0], target)
 }
 
-// openSQL opens a plain database/sql handle (one connection is all the
-// migrator and monitor need).
-func openSQL(dsn string, cfg config.Config) (*sql.DB, error) {
-	store, err := openStore(dsn, cfg)
-	if err != nil {
-		return nil, err
+// loadWithDatabase loads the configuration for a command that cannot work
+// without DATABASE_URL.
+func loadWithDatabase(e env) (config.Config, error) {
+	cfg, err := config.Load(e.getenv)
+	if err == nil && cfg.DatabaseURL == "" {
+		err = errors.New("DATABASE_URL is not set")
 	}
-	db := store.DB()
-	db.SetMaxOpenConns(2)
-	return db, nil
+	return cfg, err
 }
 
 func migrate(ctx context.Context, p *goose.Provider, e env, cmd string, target int64) error {
