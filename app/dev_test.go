@@ -1,0 +1,108 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDevLocalCluster runs `waybill dev` with no DATABASE_URL, so that it
+// creates and starts its own cluster in ./.data/postgres, and checks that
+// the printed key works on the demo data and that Ctrl-C (the context
+// ending) stops the server and then the cluster.
+func TestDevLocalCluster(t *testing.T) {
+	bin, ok := findPostgres()
+	if !ok {
+		t.Skip("no PostgreSQL server binaries (initdb and pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
+	}
+	dir := t.TempDir()
+	// As root, the cluster runs as the postgres user, which must reach dir.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	// Should dev fail to stop its cluster, stop it here, before the
+	// directory is removed under it.
+	c, err := newCluster(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.stop(); err != nil {
+			t.Errorf("stopping the cluster dev left running: %v", err)
+		}
+	})
+
+	s := startWaybill(t, nil, "dev")
+	s.waitStatus(t, "/readyz", "", http.StatusOK, time.Minute)
+	key := printed(t, s, `API key\s+(wb_\S+)`)
+	example := printed(t, s, `/v1/shipments/([0-9a-f-]{36})`)
+	pidFile := filepath.Join(dir, ".data", "postgres", "postmaster.pid")
+	pid := postmasterPID(t, pidFile)
+
+	if r := s.get(t, "/v1/shipments/"+example, key); r.status != http.StatusOK || r.body["id"] != example {
+		t.Errorf("GET the example shipment: got %d %v, want 200 with id %s", r.status, r.body, example)
+	}
+	wantProblem(t, s.get(t, "/v1/shipments/00000000-0000-0000-0000-000000000000", key), http.StatusNotFound, "not_found")
+	wantProblem(t, s.get(t, "/v1/shipments/"+example, ""), http.StatusUnauthorized, "unauthorized")
+
+	if code := s.stop(t); code != exitOK {
+		t.Fatalf("dev exited %d, want %d:\n%s", code, exitOK, s.stderr)
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("%s still exists after dev returned (stat: %v): the cluster was not stopped", pidFile, err)
+	}
+	if !exited(pid) {
+		t.Errorf("the cluster's postmaster (pid %d) still runs after dev returned", pid)
+	}
+}
+
+// printed returns the first submatch of pattern in what s printed to
+// stdout.
+func printed(t *testing.T, s *server, pattern string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("stdout has no match for %s:\n%s", pattern, s.stdout)
+	}
+	return m[1]
+}
+
+// postmasterPID reads the server's process id from its postmaster.pid.
+func postmasterPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the cluster is not running: %v", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		t.Fatalf("%s: bad pid line %q", path, first)
+	}
+	return pid
+}
+
+// exited reports whether process pid has ended. A zombie has: it waits
+// only for its parent (init, since pg_ctl detaches the server) to reap it.
+func exited(pid int) bool {
+	if !alive(pid) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	// The state follows the command name, which is in parentheses.
+	_, state, ok := strings.Cut(string(stat), ") ")
+	return ok && strings.HasPrefix(state, "Z")
+}
