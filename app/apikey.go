@@ -93,11 +93,7 @@ func runAPIKey(ctx context.Context, e env, args []string) error {
 	default:
 		return usagef("unknown subcommand %q: create, list or revoke", sub)
 	}
-	cfg, err := loadWithDatabase(e)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(cfg.DatabaseURL, cfg)
+	store, _, err := storeFromEnv(e)
 	if err != nil {
 		return err
 	}

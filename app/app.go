@@ -106,6 +106,20 @@ func newFlagSet(name string) *flag.FlagSet {
 	return flag.NewFlagSet("waybill "+name, flag.ContinueOnError)
 }
 
+// parseNoArgs parses the command line of a command that takes no flags or
+// arguments but -h, which prints usage.
+func parseNoArgs(name, usage string, args []string, e env) error {
+	fs := newFlagSet(name)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage) }
+	if err := parseFlags(fs, args, e.stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 // parseFlags parses args into fs. -h prints the flags to help and returns
 // flag.ErrHelp; any other mistake becomes a one-line usageError.
 func parseFlags(fs *flag.FlagSet, args []string, help io.Writer) error {

@@ -59,13 +59,8 @@ type devDB struct {
 
 // runDev is `waybill dev`: find or start a database, prepare it, serve.
 func runDev(ctx context.Context, e env, args []string) (err error) {
-	fs := newFlagSet("dev")
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), devUsage) }
-	if err := parseFlags(fs, args, e.stdout); err != nil {
+	if err := parseNoArgs("dev", devUsage, args, e); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := config.Load(e.getenv)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/waybill/waybill/config"
 	"github.com/waybill/waybill/migrations"
+	"github.com/waybill/waybill/models"
 )
 
 const migrateUsage = `Usage: waybill migrate up|down|status|version|redo|to N
@@ -54,11 +55,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		return usagef("unknown subcommand %q: up, down, status, version, redo or to N", args[0])
 	}
 
-	cfg, err := loadWithDatabase(e)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(cfg.DatabaseURL, cfg)
+	store, cfg, err := storeFromEnv(e)
 	if err != nil {
 		return err
 	}
@@ -70,14 +67,19 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	return migrate(ctx, p, e, args[0], target)
 }
 
-// loadWithDatabase loads the configuration for a command that cannot work
-// without DATABASE_URL.
-func loadWithDatabase(e env) (config.Config, error) {
+// storeFromEnv loads the configuration and opens the database for a
+// command that cannot work without DATABASE_URL. The caller closes the
+// store.
+func storeFromEnv(e env) (*models.Store, config.Config, error) {
 	cfg, err := config.Load(e.getenv)
-	if err == nil && cfg.DatabaseURL == "" {
-		err = errors.New("DATABASE_URL is not set")
+	if err != nil {
+		return nil, cfg, err
 	}
-	return cfg, err
+	if cfg.DatabaseURL == "" {
+		return nil, cfg, errors.New("DATABASE_URL is not set")
+	}
+	store, err := openStore(cfg.DatabaseURL, cfg)
+	return store, cfg, err
 }
 
 func migrate(ctx context.Context, p *goose.Provider, e env, cmd string, target int64) error {

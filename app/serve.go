@@ -25,13 +25,8 @@ starts degraded; with the database down it starts anyway and connects when
 the database comes up.`
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet("serve")
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), serveUsage) }
-	if err := parseFlags(fs, args, e.stdout); err != nil {
+	if err := parseNoArgs("serve", serveUsage, args, e); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	cfg, err := config.Load(e.getenv)
 	if err != nil {
