@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -99,7 +100,9 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		ReadTimeout:       cfg.RequestTimeout + 5*time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+		// net/http's own complaints (TLS handshakes, malformed requests) go
+		// to the structured log, not to a bare stderr line.
+		ErrorLog: stdlog.New(log.WriterLevel(logrus.WarnLevel), "", 0),
 	}
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
