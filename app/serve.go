@@ -94,6 +94,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
+	httpLog := log.WriterLevel(logrus.WarnLevel)
+	defer httpLog.Close()
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -102,7 +104,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		IdleTimeout:       2 * time.Minute,
 		// net/http's own complaints (TLS handshakes, malformed requests) go
 		// to the structured log, not to a bare stderr line.
-		ErrorLog: stdlog.New(log.WriterLevel(logrus.WarnLevel), "", 0),
+		ErrorLog: stdlog.New(httpLog, "", 0),
 	}
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
