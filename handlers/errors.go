@@ -95,9 +95,10 @@ func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 
 func toProblem(err error) Problem {
 	var (
-		api *apiError
-		val *models.ValidationError
-		he  *echo.HTTPError
+		api      *apiError
+		val      *models.ValidationError
+		he       *echo.HTTPError
+		conflict *models.ConflictError
 	)
 	code, detail := "internal_error", "internal error"
 	var fields []models.FieldError
@@ -112,8 +113,12 @@ func toProblem(err error) Problem {
 		}
 	case errors.Is(err, models.ErrNotFound):
 		code, detail = "not_found", "no such resource"
+	case errors.As(err, &conflict):
+		code, detail = "conflict", conflict.Detail
 	case errors.Is(err, models.ErrConflict):
 		code, detail = "conflict", "the change conflicts with existing data"
+	case errors.Is(err, models.ErrInvalidCursor):
+		code, detail = "bad_request", "before_id or after_id names no row of this list"
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		code, detail = "database_unavailable", "the database is unavailable; retry later"
 	case errors.As(err, &he):

@@ -49,7 +49,23 @@ func New(o Options) *echo.Echo {
 	e.GET("/problems/:code", problemDoc)
 
 	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store))
-	v1.GET("/shipments/:id", getShipment(o.Store))
+	shipments := shipmentRoutes{o.Store}
+	v1.POST("/shipments", shipments.create)
+	v1.GET("/shipments", shipments.list)
+	v1.GET("/shipments/:id", shipments.get)
+	v1.PATCH("/shipments/:id", shipments.patch)
+	v1.DELETE("/shipments/:id", shipments.delete)
+	v1.POST("/shipments/:id/events", shipments.addEvent)
+	v1.GET("/shipments/:id/events", shipments.events)
+	v1.GET("/shipments/:id/metrics", shipments.metrics)
+	v1.PUT("/shipments/:id/metrics", shipments.putMetrics)
+
+	addresses := addressRoutes{o.Store}
+	v1.POST("/addresses", addresses.create)
+	v1.GET("/addresses", addresses.list)
+	v1.GET("/addresses/:id", addresses.get)
+	v1.PATCH("/addresses/:id", addresses.patch)
+	v1.DELETE("/addresses/:id", addresses.delete)
 
 	return e
 }

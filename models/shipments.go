@@ -3,20 +3,411 @@ package models
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
+	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
+
+var (
+	currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+	countryCode  = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// Modes lists the valid shipment modes.
+var Modes = []string{"test", "production"}
+
+// ValidStatus reports whether s is a shipment status.
+func ValidStatus(s string) bool { return slices.Contains(Statuses, s) }
+
+// Validate checks an address; problems are recorded under path.
+func (a *Address) Validate(path string, v *ValidationError) {
+	for _, req := range []struct{ name, val string }{{"street1", a.Street1}, {"city", a.City}, {"zip", a.Zip}} {
+		if req.val == "" {
+			v.Add(join(path, req.name), "is required")
+		}
+	}
+	if a.Country != "" && !countryCode.MatchString(a.Country) {
+		v.Add(join(path, "country"), "must be an ISO 3166-1 alpha-2 code such as US")
+	}
+	checkColumns(a, path, v)
+}
+
+// Validate checks a parcel; problems are recorded under path.
+func (p *Parcel) Validate(path string, v *ValidationError) {
+	if !(p.Weight > 0) {
+		v.Add(join(path, "weight"), "must be greater than 0")
+	}
+	for _, d := range []struct {
+		name string
+		val  *float64
+	}{{"length", p.Length}, {"width", p.Width}, {"height", p.Height}} {
+		if d.val != nil && !(*d.val > 0) {
+			v.Add(join(path, d.name), "must be greater than 0")
+		}
+	}
+	checkColumns(p, path, v)
+}
+
+// Validate checks a customs declaration; problems are recorded under path.
+func (c *CustomsInfo) Validate(path string, v *ValidationError) {
+	checkColumns(c, path, v)
+}
+
+// Validate checks a shipment and its nested objects (SPEC 2, 4.3).
+func (sh *Shipment) Validate() error {
+	var v ValidationError
+	sh.validate(&v)
+	return v.Err()
+}
+
+func (sh *Shipment) validate(v *ValidationError) {
+	if !ValidStatus(sh.Status) {
+		v.Add("status", "must be one of %v", Statuses)
+	}
+	if !slices.Contains(Modes, sh.Mode) {
+		v.Add("mode", "must be test or production")
+	}
+	if !currencyCode.MatchString(sh.Currency) {
+		v.Add("currency", "must be an ISO 4217 code such as USD")
+	}
+	for _, m := range []struct {
+		name string
+		val  *Money
+	}{{"base_cost", sh.BaseCost}, {"total_cost", sh.TotalCost}} {
+		if m.val != nil && *m.val < 0 {
+			v.Add(m.name, "must not be negative")
+		}
+	}
+	if sh.DeliveryDays != nil && *sh.DeliveryDays < 0 {
+		v.Add("delivery_days", "must not be negative")
+	}
+	if sh.Weight != nil && !(*sh.Weight > 0) {
+		v.Add("weight", "must be greater than 0")
+	}
+	checkColumns(sh, "", v)
+	for _, a := range sh.addresses() {
+		switch {
+		case a.obj != nil && a.id != nil && *a.id != uuid.Nil:
+			v.Add(a.role+"_address", "give %s_address or %s_address_id, not both", a.role, a.role)
+		case a.obj != nil:
+			a.obj.Validate(a.role+"_address", v)
+		case a.required && (a.id == nil || *a.id == uuid.Nil):
+			v.Add(a.role+"_address", "is required (an object, or %s_address_id)", a.role)
+		}
+	}
+	if sh.Parcel != nil {
+		sh.Parcel.Validate("parcel", v)
+	}
+	if sh.CustomsInfo != nil {
+		sh.CustomsInfo.Validate("customs_info", v)
+	}
+}
+
+// addressRef is one of a shipment's four address roles: the object to
+// create, or the id of an existing address.
+type addressRef struct {
+	role     string
+	obj      *Address
+	id       *uuid.UUID
+	required bool
+}
+
+func (sh *Shipment) addresses() []addressRef {
+	return []addressRef{
+		{"from", sh.FromAddress, &sh.FromAddressID, true},
+		{"to", sh.ToAddress, &sh.ToAddressID, true},
+		{"return", sh.ReturnAddress, sh.ReturnAddressID, false},
+		{"buyer", sh.BuyerAddress, sh.BuyerAddressID, false},
+	}
+}
+
+// expand loads a shipment's addresses, parcel and customs info.
+func expand(db *gorm.DB) *gorm.DB {
+	return db.Preload("FromAddress").Preload("ToAddress").Preload("ReturnAddress").Preload("BuyerAddress").
+		Preload("Parcel").Preload("CustomsInfo")
+}
 
 // Shipment returns the shipment with its addresses, parcel and customs
 // info expanded. It returns ErrNotFound if there is no such shipment.
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
-	var sh Shipment
-	err := s.db.WithContext(ctx).
-		Preload("FromAddress").Preload("ToAddress").Preload("ReturnAddress").Preload("BuyerAddress").
-		Preload("Parcel").Preload("CustomsInfo").
-		Take(&sh, "id = ?", id).Error
-	if err != nil {
-		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
+	return byID[Shipment](ctx, expand(s.db), id, "shipment")
+}
+
+// ShipmentFilter selects the shipments of a list.
+type ShipmentFilter struct {
+	Page
+	Statuses     []string
+	Carrier      *string
+	Service      *string
+	TrackingCode *string
+	Reference    *string
+	Mode         *string
+}
+
+// Shipments returns a page of shipments, expanded, and whether there are
+// more.
+func (s *Store) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, bool, error) {
+	q := expand(s.db).Model(&Shipment{})
+	if len(f.Statuses) > 0 {
+		q = q.Where("shipments.status IN ?", f.Statuses)
 	}
-	return sh, nil
+	for _, eq := range []struct {
+		col string
+		val *string
+	}{{"carrier", f.Carrier}, {"service", f.Service}, {"tracking_code", f.TrackingCode}, {"reference", f.Reference}, {"mode", f.Mode}} {
+		if eq.val != nil {
+			q = q.Where("shipments."+eq.col+" = ?", *eq.val)
+		}
+	}
+	rows, more, err := list[Shipment](ctx, q, "shipments", f.Page)
+	if err != nil {
+		return nil, false, fmt.Errorf("shipments: %w", err)
+	}
+	return rows, more, nil
+}
+
+// CreateShipment creates sh and, in the same transaction, the nested
+// addresses, parcel and customs info it carries; addresses given by id
+// must exist. It fills in everything the database set and returns the
+// shipment expanded.
+func (s *Store) CreateShipment(ctx context.Context, sh *Shipment) (Shipment, error) {
+	if err := sh.Validate(); err != nil {
+		return Shipment{}, err
+	}
+	var id uuid.UUID
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var v ValidationError
+		for _, a := range sh.addresses() {
+			switch {
+			case a.obj != nil:
+				if err := insert(ctx, tx, a.obj, "address"); err != nil {
+					return err
+				}
+				setAddressID(sh, a.role, a.obj.ID)
+			case a.id != nil && *a.id != uuid.Nil:
+				var n int64
+				if err := tx.Model(&Address{}).Where("id = ?", *a.id).Count(&n).Error; err != nil {
+					return classify(err)
+				}
+				if n == 0 {
+					v.Add(a.role+"_address_id", "no such address")
+				}
+			}
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if sh.Parcel != nil {
+			if err := insert(ctx, tx, sh.Parcel, "parcel"); err != nil {
+				return err
+			}
+			sh.ParcelID = &sh.Parcel.ID
+		}
+		if sh.CustomsInfo != nil {
+			if err := insert(ctx, tx, sh.CustomsInfo, "customs info"); err != nil {
+				return err
+			}
+			sh.CustomsInfoID = &sh.CustomsInfo.ID
+		}
+		// The nested objects exist now; GORM must not insert them again.
+		row := *sh
+		row.FromAddress, row.ToAddress, row.ReturnAddress, row.BuyerAddress, row.Parcel, row.CustomsInfo = nil, nil, nil, nil, nil, nil
+		if err := insert(ctx, tx, &row, "shipment"); err != nil {
+			return err
+		}
+		id = row.ID
+		return nil
+	})
+	if err != nil {
+		return Shipment{}, err
+	}
+	return s.Shipment(ctx, id)
+}
+
+func setAddressID(sh *Shipment, role string, id uuid.UUID) {
+	switch role {
+	case "from":
+		sh.FromAddressID = id
+	case "to":
+		sh.ToAddressID = id
+	case "return":
+		sh.ReturnAddressID = &id
+	case "buyer":
+		sh.BuyerAddressID = &id
+	}
+}
+
+// UpdateShipment locks the shipment, calls apply with it (apply checks
+// preconditions such as If-Match, changes the struct and returns the
+// columns it changed), validates the result, writes those columns and
+// returns the shipment expanded.
+func (s *Store) UpdateShipment(ctx context.Context, id uuid.UUID, apply func(*Shipment) ([]string, error)) (Shipment, error) {
+	_, err := update(ctx, expand(s.db), id, "shipment", apply, (*Shipment).Validate)
+	if err != nil {
+		return Shipment{}, err
+	}
+	return s.Shipment(ctx, id)
+}
+
+// DeleteShipment deletes the shipment, its events and metrics (ON DELETE
+// CASCADE), and its parcel and customs info unless another shipment uses
+// them. Addresses are shared and stay.
+func (s *Store) DeleteShipment(ctx context.Context, id uuid.UUID) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var sh Shipment
+		if err := tx.Clauses(clause.Returning{}).Where("id = ?", id).Delete(&sh).Error; err != nil {
+			return classify(err)
+		}
+		if sh.ID == uuid.Nil {
+			return fmt.Errorf("shipment %s: %w", id, ErrNotFound)
+		}
+		if sh.ParcelID != nil {
+			if err := tx.Exec(`DELETE FROM parcels WHERE id = ? AND NOT EXISTS (SELECT 1 FROM shipments WHERE parcel_id = ?)`,
+				*sh.ParcelID, *sh.ParcelID).Error; err != nil {
+				return classify(err)
+			}
+		}
+		if sh.CustomsInfoID != nil {
+			if err := tx.Exec(`DELETE FROM customs_infos WHERE id = ? AND NOT EXISTS (SELECT 1 FROM shipments WHERE customs_info_id = ?)`,
+				*sh.CustomsInfoID, *sh.CustomsInfoID).Error; err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+}
+
+// Events returns a shipment's tracking events, oldest first, at most limit
+// of them after the event afterID (if not nil), and whether there are more.
+// It returns ErrNotFound if there is no such shipment.
+func (s *Store) Events(ctx context.Context, shipmentID uuid.UUID, limit int, afterID *uuid.UUID) ([]ShipmentEvent, bool, error) {
+	db := s.db.WithContext(ctx)
+	var n int64
+	if err := db.Model(&Shipment{}).Where("id = ?", shipmentID).Count(&n).Error; err != nil {
+		return nil, false, classify(err)
+	}
+	if n == 0 {
+		return nil, false, fmt.Errorf("shipment %s: %w", shipmentID, ErrNotFound)
+	}
+	q := db.Where("shipment_id = ?", shipmentID)
+	if afterID != nil {
+		var at time.Time
+		err := db.Model(&ShipmentEvent{}).Select("event_datetime").Where("id = ? AND shipment_id = ?", *afterID, shipmentID).Row().Scan(&at)
+		if err != nil {
+			return nil, false, fmt.Errorf("after_id %s: %w", afterID, ErrInvalidCursor)
+		}
+		q = q.Where("(event_datetime, id) > (?, ?)", at, *afterID)
+	}
+	var evs []ShipmentEvent
+	if err := q.Order("event_datetime, id").Limit(limit + 1).Find(&evs).Error; err != nil {
+		return nil, false, classify(err)
+	}
+	more := len(evs) > limit
+	if more {
+		evs = evs[:limit]
+	}
+	return evs, more, nil
+}
+
+// AddEvent records a tracking event. If it is the shipment's newest event
+// (no other has a later event_datetime), the shipment's status becomes the
+// event's, and a delivered event sets delivery_date, in the same
+// transaction. It returns ErrNotFound if there is no such shipment.
+func (s *Store) AddEvent(ctx context.Context, ev *ShipmentEvent) error {
+	var v ValidationError
+	if !ValidStatus(ev.Status) {
+		v.Add("status", "must be one of %v", Statuses)
+	}
+	checkColumns(ev, "", &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var sh Shipment
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Take(&sh, "id = ?", ev.ShipmentID).Error; err != nil {
+			return fmt.Errorf("shipment %s: %w", ev.ShipmentID, classify(err))
+		}
+		if ev.EventDatetime.IsZero() {
+			// Let the database's clock stamp it, and read it back.
+			if err := tx.Clauses(clause.Returning{}).Omit("event_datetime").Create(ev).Error; err != nil {
+				return classify(err)
+			}
+		} else if err := insert(ctx, tx, ev, "event"); err != nil {
+			return err
+		}
+		var later int64
+		if err := tx.Model(&ShipmentEvent{}).
+			Where("shipment_id = ? AND id <> ? AND event_datetime > ?", ev.ShipmentID, ev.ID, ev.EventDatetime).
+			Count(&later).Error; err != nil {
+			return classify(err)
+		}
+		if later > 0 {
+			return nil
+		}
+		changes := map[string]any{"status": ev.Status}
+		if ev.Status == StatusDelivered {
+			changes["delivery_date"] = ev.EventDatetime
+		}
+		return classify(tx.Model(&Shipment{}).Where("id = ?", ev.ShipmentID).Updates(changes).Error)
+	})
+}
+
+// Metrics returns a shipment's metrics row, or ErrNotFound.
+func (s *Store) Metrics(ctx context.Context, shipmentID uuid.UUID) (ShipmentMetrics, error) {
+	var m ShipmentMetrics
+	if err := s.db.WithContext(ctx).Take(&m, "shipment_id = ?", shipmentID).Error; err != nil {
+		return m, fmt.Errorf("metrics of shipment %s: %w", shipmentID, classify(err))
+	}
+	return m, nil
+}
+
+// metricsColumns are the columns PUT replaces.
+var metricsColumns = []string{
+	"creation_to_purchase_time", "purchase_to_label_time", "total_processing_time", "base_rate", "fuel_surcharge",
+	"insurance_cost", "tracking_cost", "other_fees", "total_cost", "currency", "estimated_delivery_days",
+	"actual_delivery_days", "delivery_delay_days", "was_on_time", "tracking_updates_count", "exception_events_count",
+	"delivery_attempts", "origin_country", "destination_country", "distance_km", "carrier", "service",
+	"package_type", "weight_kg",
+}
+
+// PutMetrics creates or replaces the metrics row of m.ShipmentID and
+// reports whether it created it. It returns ErrNotFound if there is no
+// such shipment.
+func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error) {
+	var v ValidationError
+	if !currencyCode.MatchString(m.Currency) {
+		v.Add("currency", "must be an ISO 4217 code such as USD")
+	}
+	for _, c := range []struct {
+		name string
+		val  int
+	}{{"tracking_updates_count", m.TrackingUpdatesCount}, {"exception_events_count", m.ExceptionEventsCount}, {"delivery_attempts", m.DeliveryAttempts}} {
+		if c.val < 0 {
+			v.Add(c.name, "must not be negative")
+		}
+	}
+	checkColumns(m, "", &v)
+	if err := v.Err(); err != nil {
+		return false, err
+	}
+	db := s.db.WithContext(ctx)
+	var n int64
+	if err := db.Model(&Shipment{}).Where("id = ?", m.ShipmentID).Count(&n).Error; err != nil {
+		return false, classify(err)
+	}
+	if n == 0 {
+		return false, fmt.Errorf("shipment %s: %w", m.ShipmentID, ErrNotFound)
+	}
+	err := db.Clauses(
+		clause.OnConflict{Columns: []clause.Column{{Name: "shipment_id"}}, DoUpdates: clause.AssignmentColumns(metricsColumns)},
+		clause.Returning{},
+	).Create(m).Error
+	if err != nil {
+		return false, fmt.Errorf("put metrics: %w", classify(err))
+	}
+	return m.CreatedAt.Equal(m.UpdatedAt.Time), nil
 }

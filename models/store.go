@@ -3,6 +3,7 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -155,12 +157,43 @@ func classify(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505", "23503": // unique_violation, foreign_key_violation
-			return fmt.Errorf("%w: %s", ErrConflict, pgErr.ConstraintName)
+		switch {
+		case pgErr.Code == "23503" && strings.HasPrefix(pgErr.Message, "insert or update"):
+			// The row refers to one that does not exist: the client's
+			// mistake, named by the referring column.
+			field := strings.TrimSuffix(strings.TrimPrefix(pgErr.ConstraintName, pgErr.TableName+"_"), "_fkey")
+			return &ValidationError{Errors: []FieldError{{Field: field, Message: "refers to nothing that exists"}}}
+		case pgErr.Code == "23505":
+			return &ConflictError{Detail: "a unique value is already taken: " + uniqueFields(pgErr)}
+		case pgErr.Code == "23503":
+			return &ConflictError{Detail: "it is still referenced by other rows (" + pgErr.ConstraintName + ")"}
+		case strings.HasPrefix(pgErr.Code, "22"), pgErr.Code == "23514":
+			// Data exceptions and CHECK violations that validation did not
+			// catch: still the input's fault, never a 500.
+			return &ValidationError{Errors: []FieldError{{Field: cmp.Or(pgErr.ColumnName, "body"), Message: "is not an acceptable value"}}}
 		}
 	}
 	return err
+}
+
+// ConflictError is ErrConflict with a detail that is safe to show a
+// client: which rule was broken, never the values or the SQL.
+type ConflictError struct{ Detail string }
+
+func (e *ConflictError) Error() string { return "conflict: " + e.Detail }
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// uniqueFields names the columns of a unique violation from its detail
+// ("Key (easypost_id)=(shp_1) already exists."), without the values.
+func uniqueFields(pgErr *pgconn.PgError) string {
+	if rest, ok := strings.CutPrefix(pgErr.Detail, "Key ("); ok {
+		if cols, _, ok := strings.Cut(rest, ")="); ok {
+			return cols
+		}
+	}
+	return pgErr.ConstraintName
 }
 
 func isUnavailable(err error) bool {

@@ -1,0 +1,232 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/waybill/waybill/models"
+)
+
+// readOnly names the fields a client may read but never send.
+var readOnly = map[string]bool{"id": true, "created_at": true, "updated_at": true}
+
+// decode reads the request's JSON body into dst, a request type (never a
+// model). It answers
+//   - 415 unless the body is JSON (application/json, or
+//     application/merge-patch+json when mergePatch);
+//   - 400 for invalid UTF-8, malformed JSON, trailing data, a body that is
+//     not an object, and values of the wrong type;
+//   - 422 for unknown fields, read-only fields and keys that differ from
+//     a field name only in case, each named by its JSON path.
+func decode(c echo.Context, dst any, mergePatch bool) error {
+	if err := checkContentType(c, mergePatch); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return echo.ErrStatusRequestEntityTooLarge
+		}
+		return newError("bad_request", "the request body could not be read")
+	}
+	return decodeBytes(body, dst)
+}
+
+func checkContentType(c echo.Context, mergePatch bool) error {
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || (mergePatch && mt == "application/merge-patch+json")) {
+		return nil
+	}
+	want := "application/json"
+	if mergePatch {
+		want += " or application/merge-patch+json"
+	}
+	return newError("unsupported_media", "Content-Type must be %s", want)
+}
+
+// decodeBytes is decode without the HTTP: the body's bytes into dst.
+func decodeBytes(body []byte, dst any) error {
+	if !utf8.Valid(body) {
+		return newError("bad_request", "the body is not valid UTF-8")
+	}
+	// First pass: well-formed JSON, one value, an object.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return newError("bad_request", "malformed JSON: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return newError("bad_request", "unexpected data after the JSON value")
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return newError("bad_request", "the body must be a JSON object")
+	}
+	// Second pass: every key is a field of the request type, spelled
+	// exactly, and values with rules of their own (money, times) follow them.
+	var fc fieldCheck
+	fc.walk(obj, reflect.TypeOf(dst), "")
+	if fc.typeErr != nil {
+		return fc.typeErr
+	}
+	if err := fc.v.Err(); err != nil {
+		return err
+	}
+	// Third pass: types.
+	if err := json.Unmarshal(body, dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return newError("bad_request", "%s: must be %s", typeErr.Field, jsonTypeName(typeErr.Type))
+		}
+		return newError("bad_request", "invalid value: %s", jsonProblem(err))
+	}
+	return nil
+}
+
+// fieldCheck collects what walk finds: the first value of a wrong JSON
+// type (400) and the invalid fields (422).
+type fieldCheck struct {
+	typeErr error
+	v       models.ValidationError
+}
+
+// walk follows a decoded JSON value alongside the Go type it will decode
+// into, recording unknown and read-only keys with their paths (encoding/json
+// would silently ignore the first and match keys case-insensitively) and
+// the complaints of values that decode themselves.
+func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
+	v := &fc.v
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		// A value with its own rules (money, times, dates): its complaint
+		// is about the value, so it is reported with its path.
+		if val == nil {
+			return
+		}
+		raw, err := json.Marshal(val)
+		if err == nil {
+			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
+		}
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr):
+			if fc.typeErr == nil {
+				fc.typeErr = newError("bad_request", "%s: must be %s", path, jsonTypeName(typeErr.Type))
+			}
+		case err != nil:
+			v.Add(path, "%s", err.Error())
+		}
+		return
+	}
+	if str, ok := val.(string); ok && reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(str)); err != nil {
+			v.Add(path, "is not valid: %s", err.Error())
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := val.(map[string]any)
+		if !ok {
+			return // a type error, reported by the third pass
+		}
+		fields := jsonFields(t)
+		for key, sub := range obj {
+			f, ok := fields[key]
+			switch {
+			case ok:
+				fc.walk(sub, f, join(path, key))
+			case readOnly[key]:
+				v.Add(join(path, key), "is read-only")
+			default:
+				v.Add(join(path, key), "is not a known field")
+			}
+		}
+	case reflect.Slice:
+		if arr, ok := val.([]any); ok && t.Elem().Kind() != reflect.Uint8 {
+			for i, sub := range arr {
+				fc.walk(sub, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// jsonFields maps a struct's JSON names to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	return fields
+}
+
+// jsonProblem describes a decoding error without echoing Go type names.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the body ends too early"
+	}
+	msg := err.Error()
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+func jsonTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer in range"
+	case reflect.Float32, reflect.Float64:
+		return "a number in range"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a different type"
+}

@@ -1,0 +1,172 @@
+package handlers
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/waybill/waybill/models"
+)
+
+// query reads a request's query parameters against an allow-list: an
+// unknown, repeated or malformed parameter is a 400 naming it. Values are
+// only ever bound as SQL parameters, never spliced into SQL.
+type query struct {
+	values url.Values
+	err    error
+}
+
+// listParams are the parameters every list accepts (SPEC 4.4).
+var listParams = []string{"page_size", "before_id", "after_id", "start_datetime", "end_datetime"}
+
+// newQuery checks that every parameter in v is one of allowed.
+func newQuery(v url.Values, allowed ...string) *query {
+	q := &query{values: v}
+	for name, vals := range v {
+		switch {
+		case !slices.Contains(allowed, name):
+			q.fail("unknown query parameter %q", name)
+		case len(vals) > 1:
+			q.fail("query parameter %s is given more than once", name)
+		}
+	}
+	return q
+}
+
+func (q *query) fail(format string, args ...any) {
+	if q.err == nil {
+		q.err = newError("bad_request", format, args...)
+	}
+}
+
+// Err returns the first problem found.
+func (q *query) Err() error { return q.err }
+
+func (q *query) raw(name string) (string, bool) {
+	vals, ok := q.values[name]
+	if !ok || len(vals) == 0 {
+		return "", false
+	}
+	return vals[0], true
+}
+
+// str returns a parameter's value, or nil if it is absent. An empty value
+// is a mistake, not "no filter".
+func (q *query) str(name string) *string {
+	v, ok := q.raw(name)
+	if !ok {
+		return nil
+	}
+	if v == "" {
+		q.fail("query parameter %s is empty", name)
+	}
+	return &v
+}
+
+func (q *query) id(name string) *uuid.UUID {
+	v := q.str(name)
+	if v == nil {
+		return nil
+	}
+	id, err := uuid.Parse(*v)
+	if err != nil {
+		q.fail("%s must be a UUID", name)
+		return nil
+	}
+	return &id
+}
+
+func (q *query) time(name string) *time.Time {
+	v := q.str(name)
+	if v == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *v)
+	if err != nil {
+		q.fail("%s must be an RFC 3339 date-time such as 2026-11-28T17:39:55Z", name)
+		return nil
+	}
+	return &t
+}
+
+func (q *query) date(name string) *models.Date {
+	v := q.str(name)
+	if v == nil {
+		return nil
+	}
+	t, err := time.Parse(models.DateFormat, *v)
+	if err != nil {
+		q.fail("%s must be a date such as 2026-11-28", name)
+		return nil
+	}
+	return &models.Date{Time: t}
+}
+
+func (q *query) int(name string, def, min, max int) int {
+	v := q.str(name)
+	if v == nil {
+		return def
+	}
+	n, err := strconv.Atoi(*v)
+	if err != nil || n < min || n > max {
+		q.fail("%s must be an integer from %d to %d", name, min, max)
+		return def
+	}
+	return n
+}
+
+// oneOf returns a parameter that must be one of allowed.
+func (q *query) oneOf(name string, allowed []string) *string {
+	v := q.str(name)
+	if v != nil && !slices.Contains(allowed, *v) {
+		q.fail("%s must be one of %s", name, strings.Join(allowed, ", "))
+	}
+	return v
+}
+
+// page reads the list parameters of SPEC 4.4.
+func (q *query) page() models.Page {
+	p := models.Page{
+		Size:     q.int("page_size", 20, 1, 100),
+		BeforeID: q.id("before_id"),
+		AfterID:  q.id("after_id"),
+		Start:    q.time("start_datetime"),
+		End:      q.time("end_datetime"),
+	}
+	if p.BeforeID != nil && p.AfterID != nil {
+		q.fail("give before_id or after_id, not both")
+	}
+	if p.Start != nil && p.End != nil && !p.Start.Before(*p.End) {
+		q.fail("start_datetime must be before end_datetime")
+	}
+	return p
+}
+
+// listOf returns a comma-separated parameter whose items must be in
+// allowed.
+func (q *query) listOf(name string, allowed []string) []string {
+	v := q.str(name)
+	if v == nil {
+		return nil
+	}
+	items := strings.Split(*v, ",")
+	for _, it := range items {
+		if !slices.Contains(allowed, it) {
+			q.fail("%s: %q is not one of %s", name, it, strings.Join(allowed, ", "))
+		}
+	}
+	return items
+}
+
+// listResponse is the body of every list: {"<plural>": [...], "has_more": …}.
+// An empty page is [], never null.
+func listResponse[T any](plural string, items []T, more bool) map[string]any {
+	if items == nil {
+		items = []T{}
+	}
+	return map[string]any{plural: items, "has_more": more}
+}

@@ -1,0 +1,136 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// ErrInvalidCursor is returned by lists for a before_id or after_id that
+// names no row.
+var ErrInvalidCursor = errors.New("the cursor names no row")
+
+// Page selects one page of a list: newest first by (created_at, id), at
+// most Size rows, older than BeforeID or newer than AfterID (at most one
+// of them), created in [Start, End).
+type Page struct {
+	Size     int
+	BeforeID *uuid.UUID
+	AfterID  *uuid.UUID
+	Start    *time.Time
+	End      *time.Time
+}
+
+// list returns a page of T's table, filtered by q, and whether there are
+// more rows beyond it in the direction of travel. Pagination is keyset,
+// never OFFSET: any page costs what the first does.
+func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bool, error) {
+	q = q.WithContext(ctx)
+	if p.Start != nil {
+		q = q.Where(table+".created_at >= ?", *p.Start)
+	}
+	if p.End != nil {
+		q = q.Where(table+".created_at < ?", *p.End)
+	}
+	order := table + ".created_at DESC, " + table + ".id DESC"
+	newerFirst := true
+	for _, cur := range []struct {
+		id *uuid.UUID
+		op string
+	}{{p.BeforeID, "<"}, {p.AfterID, ">"}} {
+		if cur.id == nil {
+			continue
+		}
+		var at time.Time
+		err := q.Session(&gorm.Session{NewDB: true}).Table(table).Select("created_at").Where("id = ?", *cur.id).Row().Scan(&at)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, false, fmt.Errorf("cursor %s: %w", cur.id, ErrInvalidCursor)
+			}
+			return nil, false, classify(err)
+		}
+		q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+" (?, ?)", at, *cur.id)
+		if cur.op == ">" {
+			// Walk forward from the cursor, then present newest first.
+			order, newerFirst = table+".created_at ASC, "+table+".id ASC", false
+		}
+	}
+	var rows []T
+	if err := q.Order(order).Limit(p.Size + 1).Find(&rows).Error; err != nil {
+		return nil, false, classify(err)
+	}
+	more := len(rows) > p.Size
+	if more {
+		rows = rows[:p.Size]
+	}
+	if !newerFirst {
+		slices.Reverse(rows)
+	}
+	return rows, more, nil
+}
+
+// byID loads the row of T with that id into dst, or returns ErrNotFound.
+func byID[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string) (T, error) {
+	var row T
+	if err := db.WithContext(ctx).Take(&row, "id = ?", id).Error; err != nil {
+		return row, fmt.Errorf("%s %s: %w", what, id, classify(err))
+	}
+	return row, nil
+}
+
+// insert creates row and reads back every column the database filled
+// (id, defaults, timestamps).
+func insert[T any](ctx context.Context, db *gorm.DB, row *T, what string) error {
+	if err := db.WithContext(ctx).Clauses(clause.Returning{}).Create(row).Error; err != nil {
+		return fmt.Errorf("create %s: %w", what, classify(err))
+	}
+	return nil
+}
+
+// deleteByID deletes the row of T with that id, or returns ErrNotFound.
+func deleteByID[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string) error {
+	res := db.WithContext(ctx).Delete(new(T), "id = ?", id)
+	if res.Error != nil {
+		return fmt.Errorf("delete %s %s: %w", what, id, classify(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete %s %s: %w", what, id, ErrNotFound)
+	}
+	return nil
+}
+
+// update locks the row of T with that id, lets apply check and change it
+// (returning the columns it changed), validates the result and writes
+// exactly those columns, then returns the row as stored.
+func update[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string, apply func(*T) ([]string, error), validate func(*T) error) (T, error) {
+	var row T
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", id).Error; err != nil {
+			return classify(err)
+		}
+		cols, err := apply(&row)
+		if err != nil {
+			return err
+		}
+		if err := validate(&row); err != nil {
+			return err
+		}
+		if len(cols) > 0 {
+			if err := tx.Model(&row).Clauses(clause.Returning{}).Select(cols).Updates(&row).Error; err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return row, fmt.Errorf("update %s %s: %w", what, id, err)
+	}
+	return row, nil
+}
