@@ -67,5 +67,7 @@ func New(o Options) *echo.Echo {
 	v1.PATCH("/addresses/:id", addresses.patch)
 	v1.DELETE("/addresses/:id", addresses.delete)
 
+	routeAnalytics(v1, o.Store)
+
 	return e
 }
