@@ -67,6 +67,32 @@ func (f *fixture) do(t *testing.T, method, path, key string) (int, http.Header, 
 	return rec.Code, rec.Header(), body
 }
 
+// send makes a request with a JSON body (Content-Type application/json
+// unless headers say otherwise; headers are name, value pairs) and returns
+// the recorder and the decoded JSON object body (nil if none).
+func (f *fixture) send(t *testing.T, method, path, key, body string, headers ...string) (*httptest.ResponseRecorder, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	var out map[string]any
+	if rec.Body.Len() > 0 && strings.HasPrefix(rec.Header().Get("Content-Type"), "application/") {
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("%s %s: body is not a JSON object: %q", method, path, rec.Body)
+		}
+	}
+	return rec, out
+}
+
 func (f *fixture) key(t *testing.T, scope string) (models.APIKey, string) {
 	t.Helper()
 	k, key, err := f.store.CreateAPIKey(context.Background(), "test", scope)
