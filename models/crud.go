@@ -123,7 +123,7 @@ func update[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string, 
 			return err
 		}
 		if len(cols) > 0 {
-			if err := tx.Model(&row).Clauses(clause.Returning{}).Select(cols).Updates(&row).Error; err != nil {
+			if err := tx.Model(&row).Clauses(clause.Returning{}).Select(cols).Omit(clause.Associations).Updates(&row).Error; err != nil {
 				return classify(err)
 			}
 		}

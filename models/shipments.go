@@ -246,7 +246,13 @@ func setAddressID(sh *Shipment, role string, id uuid.UUID) {
 // columns it changed), validates the result, writes those columns and
 // returns the shipment expanded.
 func (s *Store) UpdateShipment(ctx context.Context, id uuid.UUID, apply func(*Shipment) ([]string, error)) (Shipment, error) {
-	_, err := update(ctx, expand(s.db), id, "shipment", apply, (*Shipment).Validate)
+	_, err := update(ctx, expand(s.db), id, "shipment", apply, func(sh *Shipment) error {
+		// The loaded expansions are the stored addresses, not new ones to
+		// create: validate the shipment's own fields and references.
+		own := *sh
+		own.FromAddress, own.ToAddress, own.ReturnAddress, own.BuyerAddress, own.Parcel, own.CustomsInfo = nil, nil, nil, nil, nil, nil
+		return own.Validate()
+	})
 	if err != nil {
 		return Shipment{}, err
 	}

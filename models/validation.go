@@ -25,8 +25,14 @@ func (e *ValidationError) Error() string {
 	return "validation failed: " + strings.Join(parts, "; ")
 }
 
-// Add records a problem with field.
+// Add records a problem with field, unless one is recorded already: the
+// first problem of a field is the one worth reading.
 func (e *ValidationError) Add(field, format string, args ...any) {
+	for _, f := range e.Errors {
+		if f.Field == field {
+			return
+		}
+	}
 	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
