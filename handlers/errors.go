@@ -25,19 +25,21 @@ type problemType struct {
 // problems maps every error code the API uses to its status: the one place
 // where errors become HTTP.
 var problems = map[string]problemType{
-	"bad_request":          {http.StatusBadRequest, "Bad request", "The request is malformed: invalid JSON, trailing data, a value of the wrong type, a malformed id in the path, or an unknown or invalid query parameter."},
-	"unauthorized":         {http.StatusUnauthorized, "Unauthorized", "The request needs a valid API key: send Authorization: Bearer <key>. Missing, unknown and revoked keys all get this answer."},
-	"forbidden":            {http.StatusForbidden, "Forbidden", "The API key's scope does not allow this request: read keys may only use GET."},
-	"not_found":            {http.StatusNotFound, "Not found", "There is no such resource, or no such route."},
-	"method_not_allowed":   {http.StatusMethodNotAllowed, "Method not allowed", "The route exists but does not accept this method; the Allow header lists the ones it does."},
-	"conflict":             {http.StatusConflict, "Conflict", "The change conflicts with existing data: a unique value is taken, or the resource is still referenced."},
-	"precondition_failed":  {http.StatusPreconditionFailed, "Precondition failed", "If-Match does not match the resource's current ETag: it changed since you read it."},
-	"payload_too_large":    {http.StatusRequestEntityTooLarge, "Payload too large", "The request body is larger than the server's BODY_LIMIT."},
-	"unsupported_media":    {http.StatusUnsupportedMediaType, "Unsupported media type", "The request body must be JSON: Content-Type: application/json."},
-	"validation_failed":    {http.StatusUnprocessableEntity, "Validation failed", "The JSON is well-formed but some fields are invalid; errors lists each field and what is wrong with it."},
-	"rate_limited":         {http.StatusTooManyRequests, "Too many requests", "The rate limit was exceeded; retry after the number of seconds in Retry-After."},
-	"database_unavailable": {http.StatusServiceUnavailable, "Database unavailable", "The database is not configured, cannot be reached, or did not answer before the request's deadline. Nothing was changed; retry after the number of seconds in Retry-After."},
-	"internal_error":       {http.StatusInternalServerError, "Internal error", "A bug in Waybill. The log has the details under the request id; the response says no more."},
+	"bad_request":            {http.StatusBadRequest, "Bad request", "The request is malformed: invalid JSON, trailing data, a value of the wrong type, a malformed id in the path, or an unknown or invalid query parameter."},
+	"unauthorized":           {http.StatusUnauthorized, "Unauthorized", "The request needs a valid API key: send Authorization: Bearer <key>. Missing, unknown and revoked keys all get this answer."},
+	"forbidden":              {http.StatusForbidden, "Forbidden", "The API key's scope does not allow this request: read keys may only use GET."},
+	"not_found":              {http.StatusNotFound, "Not found", "There is no such resource, or no such route."},
+	"method_not_allowed":     {http.StatusMethodNotAllowed, "Method not allowed", "The route exists but does not accept this method; the Allow header lists the ones it does."},
+	"conflict":               {http.StatusConflict, "Conflict", "The change conflicts with existing data: a unique value is taken, or the resource is still referenced."},
+	"precondition_failed":    {http.StatusPreconditionFailed, "Precondition failed", "If-Match does not match the resource's current ETag: it changed since you read it."},
+	"payload_too_large":      {http.StatusRequestEntityTooLarge, "Payload too large", "The request body is larger than the server's BODY_LIMIT."},
+	"unsupported_media":      {http.StatusUnsupportedMediaType, "Unsupported media type", "The request body must be JSON: Content-Type: application/json."},
+	"idempotency_key_reused": {http.StatusUnprocessableEntity, "Idempotency key reused", "The Idempotency-Key was already used, with this API key, for a request with a different method, path or body. Use a new key for a new request."},
+	"idempotency_in_flight":  {http.StatusConflict, "Request in flight", "The first request with this Idempotency-Key has not finished yet. Retry after a moment to get its response."},
+	"validation_failed":      {http.StatusUnprocessableEntity, "Validation failed", "The JSON is well-formed but some fields are invalid; errors lists each field and what is wrong with it."},
+	"rate_limited":           {http.StatusTooManyRequests, "Too many requests", "The rate limit was exceeded; retry after the number of seconds in Retry-After."},
+	"database_unavailable":   {http.StatusServiceUnavailable, "Database unavailable", "The database is not configured, cannot be reached, or did not answer before the request's deadline. Nothing was changed; retry after the number of seconds in Retry-After."},
+	"internal_error":         {http.StatusInternalServerError, "Internal error", "A bug in Waybill. The log has the details under the request id; the response says no more."},
 }
 
 // retryAfterSeconds is what a 503 asks clients to wait: the background

@@ -48,7 +48,9 @@ func New(o Options) *echo.Echo {
 	e.GET("/readyz", readyz(o.Store, o.Draining))
 	e.GET("/problems/:code", problemDoc)
 
-	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store))
+	// An in-flight idempotent request untouched for twice the request
+	// deadline has died; its key may be taken over.
+	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store), idempotent(o.Store, 2*o.RequestTimeout, o.Log))
 	shipments := shipmentRoutes{o.Store}
 	v1.POST("/shipments", shipments.create)
 	v1.GET("/shipments", shipments.list)
