@@ -88,6 +88,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		Log:            log,
 		RequestTimeout: cfg.RequestTimeout,
 		BodyLimit:      cfg.BodyLimit,
+		RateLimitRPS:   cfg.RateLimitRPS,
 		Draining:       draining.Load,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

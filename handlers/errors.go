@@ -84,7 +84,7 @@ func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 			log.WithFields(logrus.Fields{"request_id": p.RequestID, "route": c.Path(), "error": err.Error()}).Error("internal error")
 		}
 		h := c.Response().Header()
-		if p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests {
+		if p.Status == http.StatusServiceUnavailable || (p.Status == http.StatusTooManyRequests && h.Get("Retry-After") == "") {
 			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		}
 		h.Set(echo.HeaderContentType, "application/problem+json")

@@ -225,3 +225,27 @@ func TestDegradedAndDraining(t *testing.T) {
 		t.Errorf("/readyz while draining = %d, want 503 with Retry-After", status)
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	f := newFixture(t, true)
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	f.e = handlers.New(handlers.Options{Store: f.store, Log: quiet, RequestTimeout: 5 * time.Second, BodyLimit: 1 << 20,
+		RateLimitRPS: 2, Draining: func() bool { return false }})
+	_, key := f.key(t, models.ScopeRead)
+	_, other := f.key(t, models.ScopeRead)
+	path := "/v1/shipments?page_size=1"
+	for i := range 2 {
+		if status, _, _ := f.do(t, http.MethodGet, path, key); status != 200 {
+			t.Fatalf("request %d within the burst: %d", i, status)
+		}
+	}
+	status, h, body := f.do(t, http.MethodGet, path, key)
+	checkProblem(t, status, h, body, 429, "rate_limited")
+	if h.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After = %q, want 1", h.Get("Retry-After"))
+	}
+	if status, _, _ := f.do(t, http.MethodGet, path, other); status != 200 {
+		t.Errorf("another API key was limited too: %d", status)
+	}
+}

@@ -24,6 +24,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// BodyLimit is the largest accepted request body, in bytes.
 	BodyLimit int64
+	// RateLimitRPS is each API key's request rate; 0 is unlimited.
+	RateLimitRPS float64
 	// Draining reports whether the server is shutting down (readiness
 	// fails first, so load balancers stop sending traffic).
 	Draining func() bool
@@ -50,7 +52,7 @@ func New(o Options) *echo.Echo {
 
 	// An in-flight idempotent request untouched for twice the request
 	// deadline has died; its key may be taken over.
-	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store), idempotent(o.Store, 2*o.RequestTimeout, o.Log))
+	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store), rateLimit(o.RateLimitRPS), idempotent(o.Store, 2*o.RequestTimeout, o.Log))
 	shipments := shipmentRoutes{o.Store}
 	v1.POST("/shipments", shipments.create)
 	v1.GET("/shipments", shipments.list)

@@ -1,0 +1,36 @@
+package handlers
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/waybill/waybill/models"
+)
+
+// rateLimit allows each API key rps requests per second on average, with
+// bursts of one second's worth; past that it answers 429 with Retry-After.
+// rps 0 turns it off. The budget is per process: with APP_INSTANCES
+// processes a key gets up to that many times rps.
+func rateLimit(rps float64) echo.MiddlewareFunc {
+	if rps <= 0 {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	retryAfter := strconv.Itoa(int(math.Max(1, math.Ceil(1/rps))))
+	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(rps), ExpiresIn: 3 * time.Minute,
+		}),
+		IdentifierExtractor: func(c echo.Context) (string, error) {
+			return c.Get(ctxAPIKey).(models.APIKey).ID.String(), nil
+		},
+		DenyHandler: func(c echo.Context, _ string, _ error) error {
+			c.Response().Header().Set("Retry-After", retryAfter)
+			return newError("rate_limited", "this API key sent more than %g requests per second", rps)
+		},
+	})
+}
