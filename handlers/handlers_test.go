@@ -151,6 +151,8 @@ func TestRoutingErrors(t *testing.T) {
 		{http.MethodGet, "/v1/nope", 404, "not_found"},
 		{http.MethodGet, "/v1/shipments/not-a-uuid", 400, "bad_request"},
 		{http.MethodPost, "/livez", 405, "method_not_allowed"},
+		{http.MethodPut, "/v1/shipments/00000000-0000-0000-0000-000000000001", 405, "method_not_allowed"},
+		{http.MethodPost, "/v1/addresses/00000000-0000-0000-0000-000000000001", 405, "method_not_allowed"},
 		{http.MethodGet, "/problems/nope", 404, "not_found"},
 	}
 	for _, tt := range tests {

@@ -50,9 +50,14 @@ func New(o Options) *echo.Echo {
 	e.GET("/readyz", readyz(o.Store, o.Draining))
 	e.GET("/problems/:code", problemDoc)
 
-	// An in-flight idempotent request untouched for twice the request
-	// deadline has died; its key may be taken over.
-	v1 := e.Group("/v1", requireDatabase(o.Store), authenticate(o.Store), rateLimit(o.RateLimitRPS), idempotent(o.Store, 2*o.RequestTimeout, o.Log))
+	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
+		requireDatabase(o.Store),
+		authenticate(o.Store),
+		rateLimit(o.RateLimitRPS),
+		// An in-flight idempotent request untouched for twice the request
+		// deadline has died; its key may be taken over.
+		idempotent(o.Store, 2*o.RequestTimeout, o.Log),
+	}}
 	shipments := shipmentRoutes{o.Store}
 	v1.POST("/shipments", shipments.create)
 	v1.GET("/shipments", shipments.list)
@@ -75,3 +80,17 @@ func New(o Options) *echo.Echo {
 
 	return e
 }
+
+// api registers /v1 routes, each with the API's middleware. The middleware
+// is attached per route rather than with Group.Use, which would add a
+// catch-all route that answers a wrong method with 404 instead of 405.
+type api struct {
+	group      *echo.Group
+	middleware []echo.MiddlewareFunc
+}
+
+func (a api) GET(path string, h echo.HandlerFunc)    { a.group.GET(path, h, a.middleware...) }
+func (a api) POST(path string, h echo.HandlerFunc)   { a.group.POST(path, h, a.middleware...) }
+func (a api) PUT(path string, h echo.HandlerFunc)    { a.group.PUT(path, h, a.middleware...) }
+func (a api) PATCH(path string, h echo.HandlerFunc)  { a.group.PATCH(path, h, a.middleware...) }
+func (a api) DELETE(path string, h echo.HandlerFunc) { a.group.DELETE(path, h, a.middleware...) }
