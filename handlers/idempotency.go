@@ -23,8 +23,9 @@ var replayedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETa
 // completed response is stored for 24 hours and replayed for a retry with
 // the same key and body; the same key with a different body is 422; a
 // retry while the first is still running is 409. Keys are scoped to the
-// API key. Validation failures, rate limits and server-side failures are
-// not stored, so a corrected or later retry runs afresh.
+// API key. Only successes are stored: after any error (validation, a
+// conflict, the database being away) nothing remains of the request, and
+// a corrected or later retry runs afresh.
 func idempotent(store *models.Store, staleAfter time.Duration, log *logrus.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -75,7 +76,7 @@ func idempotent(store *models.Store, staleAfter time.Duration, log *logrus.Logge
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 5*time.Second)
 			defer cancel()
 			status := c.Response().Status
-			if storable(status) {
+			if status < 300 {
 				headers := map[string]string{}
 				for _, name := range replayedHeaders {
 					if v := c.Response().Header().Get(name); v != "" {
@@ -97,16 +98,6 @@ func idempotent(store *models.Store, staleAfter time.Duration, log *logrus.Logge
 	}
 }
 
-// storable reports whether a response is the request's answer, to be
-// replayed, rather than a refusal worth retrying.
-func storable(status int) bool {
-	switch {
-	case status >= 500, status == http.StatusUnprocessableEntity, status == http.StatusConflict,
-		status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
-		return false
-	}
-	return true
-}
 
 func validIdempotencyKey(k string) bool {
 	if len(k) == 0 || len(k) > 255 {
