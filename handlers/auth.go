@@ -1,10 +1,16 @@
 package handlers
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,7 +22,8 @@ const ctxAPIKey = "waybill.api_key"
 // authenticate requires Authorization: Bearer <key> with a known,
 // unrevoked key (401 otherwise, the same answer for all three cases), and a
 // write-scoped key for anything but GET and HEAD (403).
-func authenticate(store *models.Store) echo.MiddlewareFunc {
+func authenticate(store *models.Store, log *logrus.Logger) echo.MiddlewareFunc {
+	touched := &lastUse{store: store, log: log, seen: map[uuid.UUID]time.Time{}}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			key, err := apiKey(c, store)
@@ -28,6 +35,7 @@ func authenticate(store *models.Store) echo.MiddlewareFunc {
 				return newError("forbidden", "this API key's scope is %s; %s needs write", key.Scope, m)
 			}
 			c.Set(ctxAPIKey, key)
+			touched.record(key.ID)
 			return next(c)
 		}
 	}
@@ -56,4 +64,34 @@ func apiKey(c echo.Context, store *models.Store) (models.APIKey, error) {
 		return models.APIKey{}, unauthorized
 	}
 	return k, nil
+}
+
+// lastUse keeps api_keys.last_used_at current to the minute without a
+// write per request: each process writes a key's time at most once a
+// minute, in the background.
+type lastUse struct {
+	store *models.Store
+	log   *logrus.Logger
+	mu    sync.Mutex
+	seen  map[uuid.UUID]time.Time
+}
+
+func (l *lastUse) record(id uuid.UUID) {
+	now := time.Now()
+	l.mu.Lock()
+	due := now.Sub(l.seen[id]) >= time.Minute
+	if due {
+		l.seen[id] = now
+	}
+	l.mu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := l.store.TouchAPIKey(ctx, id); err != nil {
+			l.log.WithField("error", err.Error()).Debug("api key last_used_at not recorded")
+		}
+	}()
 }

@@ -134,6 +134,19 @@ func TestAuthentication(t *testing.T) {
 	}
 	status, h, body := f.do(t, http.MethodGet, path, good)
 	checkProblem(t, status, h, body, 404, "not_found")
+	// The use is recorded, in the background.
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		var used int
+		if err := f.store.DB().QueryRow(`SELECT count(*) FROM api_keys WHERE last_used_at IS NOT NULL`).Scan(&used); err != nil {
+			t.Fatal(err)
+		}
+		if used == 1 {
+			break
+		}
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("%d keys have last_used_at, want 1 (the good key)", used)
+		}
+	}
 	if strings.Contains(f.logs.String(), good) || strings.Contains(f.logs.String(), revokedKey) {
 		t.Error("an API key appears in the log")
 	}

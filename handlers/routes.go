@@ -52,7 +52,7 @@ func New(o Options) *echo.Echo {
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
-		authenticate(o.Store),
+		authenticate(o.Store, o.Log),
 		rateLimit(o.RateLimitRPS),
 		// An in-flight idempotent request untouched for twice the request
 		// deadline has died; its key may be taken over.

@@ -90,3 +90,9 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) (APIKey, error) 
 
 // Active reports whether the key may still be used.
 func (k APIKey) Active() bool { return k.RevokedAt == nil }
+
+// TouchAPIKey records that the key was used now (the database's clock).
+func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
+	return classify(s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", id).
+		Update("last_used_at", clause.Expr{SQL: "now()"}).Error)
+}
