@@ -90,7 +90,9 @@ func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 		h.Set(echo.HeaderContentType, "application/problem+json")
 		c.Response().WriteHeader(p.Status)
 		if c.Request().Method != http.MethodHead {
-			_ = json.NewEncoder(c.Response()).Encode(p)
+			enc := json.NewEncoder(c.Response())
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(p)
 		}
 	}
 }

@@ -57,6 +57,7 @@ func (f *fixture) do(t *testing.T, method, path, key string) (int, http.Header, 
 	}
 	rec := httptest.NewRecorder()
 	f.e.ServeHTTP(rec, req)
+	handlers.CheckAgainstSpec(t, req, nil, rec)
 	raw, _ := io.ReadAll(rec.Body)
 	var body map[string]any
 	if len(raw) > 0 {
@@ -84,6 +85,7 @@ func (f *fixture) send(t *testing.T, method, path, key, body string, headers ...
 	}
 	rec := httptest.NewRecorder()
 	f.e.ServeHTTP(rec, req)
+	handlers.CheckAgainstSpec(t, req, []byte(body), rec)
 	var out map[string]any
 	if rec.Body.Len() > 0 && strings.HasPrefix(rec.Header().Get("Content-Type"), "application/") {
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {

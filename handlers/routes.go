@@ -49,6 +49,8 @@ func New(o Options) *echo.Echo {
 	e.GET("/livez", livez)
 	e.GET("/readyz", readyz(o.Store, o.Draining))
 	e.GET("/problems/:code", problemDoc)
+	e.GET("/openapi.json", openAPIJSON)
+	e.GET("/openapi.yaml", openAPIYAML)
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
