@@ -99,8 +99,11 @@ func (h addressRoutes) patch(c echo.Context) error {
 	if err := decode(c, &in, true); err != nil {
 		return err
 	}
-	a, err := h.store.UpdateAddress(c.Request().Context(), id, func(cur *models.Address) ([]string, error) {
-		return in.apply(cur)
+	a, err := h.store.UpdateAddress(c.Request().Context(), id, func(cur models.AddressUsage, a *models.Address) ([]string, error) {
+		if err := checkIfMatch(c.Request(), cur); err != nil {
+			return nil, err
+		}
+		return in.apply(a)
 	})
 	if err != nil {
 		return err

@@ -98,7 +98,6 @@ func idempotent(store *models.Store, staleAfter time.Duration, log *logrus.Logge
 	}
 }
 
-
 func validIdempotencyKey(k string) bool {
 	if len(k) == 0 || len(k) > 255 {
 		return false

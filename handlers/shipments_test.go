@@ -427,12 +427,15 @@ func TestAddresses(t *testing.T) {
 			t.Errorf("list%s: %d %s; want %d addresses", query, rec.Code, rec.Body, want)
 		}
 	}
-	rec, body := f.send(t, http.MethodPatch, "/v1/addresses/"+id, key, `{"city": "Shelbyville", "state": null}`)
+	get, _ := f.send(t, http.MethodGet, "/v1/addresses/"+id, key, "")
+	rec, body := f.send(t, http.MethodPatch, "/v1/addresses/"+id, key, `{"city": "Shelbyville", "state": null}`, "If-Match", get.Header().Get("ETag"))
 	if rec.Code != 200 || body["city"] != "Shelbyville" || body["state"] != nil || body["usage_count"] != float64(1) {
 		t.Errorf("patch: %d %s", rec.Code, rec.Body)
 	}
 	rec, body = f.send(t, http.MethodPatch, "/v1/addresses/"+id, key, `{"street1": null}`)
 	checkProblem(t, rec.Code, rec.Header(), body, 422, "validation_failed")
+	rec, body = f.send(t, http.MethodPatch, "/v1/addresses/"+id, key, `{"city": "Capital City"}`, "If-Match", get.Header().Get("ETag"))
+	checkProblem(t, rec.Code, rec.Header(), body, 412, "precondition_failed")
 	rec, body = f.send(t, http.MethodDelete, "/v1/addresses/"+id, key, "")
 	checkProblem(t, rec.Code, rec.Header(), body, 409, "conflict")
 	rec, body = f.send(t, http.MethodPost, "/v1/addresses", key, `{"street1": "1", "city": "2", "zip": "3", "easypost_id": "adr_1"}`)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // AddressUsage is an address with the number of shipments that refer to it
@@ -63,16 +65,36 @@ func (s *Store) Addresses(ctx context.Context, f AddressFilter) ([]AddressUsage,
 	return rows, more, nil
 }
 
-// UpdateAddress changes an address as apply says (see UpdateShipment) and
-// returns it with its usage count.
-func (s *Store) UpdateAddress(ctx context.Context, id uuid.UUID, apply func(*Address) ([]string, error)) (AddressUsage, error) {
-	_, err := update(ctx, s.db, id, "address", apply, func(a *Address) error {
+// UpdateAddress locks the address and calls apply with it as a client
+// sees it (usage count included, for If-Match) and a copy to change; apply
+// returns the columns it changed. The result is validated and written,
+// and returned with its usage count.
+func (s *Store) UpdateAddress(ctx context.Context, id uuid.UUID, apply func(cur AddressUsage, a *Address) ([]string, error)) (AddressUsage, error) {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var cur AddressUsage
+		err := tx.Table("addresses").Select("addresses.*, "+usageCount).
+			Clauses(clause.Locking{Strength: "UPDATE", Table: clause.Table{Name: "addresses"}}).
+			Take(&cur, "addresses.id = ?", id).Error
+		if err != nil {
+			return classify(err)
+		}
+		a := cur.Address
+		cols, err := apply(cur, &a)
+		if err != nil {
+			return err
+		}
 		var v ValidationError
 		a.Validate("", &v)
-		return v.Err()
+		if err := v.Err(); err != nil {
+			return err
+		}
+		if len(cols) == 0 {
+			return nil
+		}
+		return classify(tx.Model(&a).Select(cols).Updates(&a).Error)
 	})
 	if err != nil {
-		return AddressUsage{}, err
+		return AddressUsage{}, fmt.Errorf("update address %s: %w", id, err)
 	}
 	return s.Address(ctx, id)
 }
