@@ -65,18 +65,6 @@ func (h addressRoutes) create(c echo.Context) error {
 	return writeTagged(c, http.StatusCreated, models.AddressUsage{Address: *a})
 }
 
-func (h addressRoutes) get(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	a, err := h.store.Address(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, a)
-}
-
 func (h addressRoutes) list(c echo.Context) error {
 	q := newQuery(c.QueryParams(), append(listParams, "country", "state", "city")...)
 	f := models.AddressFilter{Page: q.page(), Country: q.str("country"), State: q.str("state"), City: q.str("city")}
@@ -109,15 +97,4 @@ func (h addressRoutes) patch(c echo.Context) error {
 		return err
 	}
 	return writeTagged(c, http.StatusOK, a)
-}
-
-func (h addressRoutes) delete(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := h.store.DeleteAddress(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }

@@ -14,23 +14,23 @@ func routeAnalytics(v1 api, store *models.Store) {
 	summaries := summaryRoutes{store}
 	v1.POST("/analytics/summaries", summaries.create)
 	v1.GET("/analytics/summaries", summaries.list)
-	v1.GET("/analytics/summaries/:id", summaries.get)
-	v1.PATCH("/analytics/summaries/:id", summaries.patch)
-	v1.DELETE("/analytics/summaries/:id", summaries.delete)
+	v1.GET("/analytics/summaries/:id", getOne(store.Summary))
+	v1.PATCH("/analytics/summaries/:id", patchOne[models.AnalyticsSummary, summaryPatch](store.UpdateSummary))
+	v1.DELETE("/analytics/summaries/:id", deleteOne(store.DeleteSummary))
 
 	carriers := carrierPerformanceRoutes{store}
 	v1.POST("/analytics/carrier-performance", carriers.create)
 	v1.GET("/analytics/carrier-performance", carriers.list)
-	v1.GET("/analytics/carrier-performance/:id", carriers.get)
-	v1.PATCH("/analytics/carrier-performance/:id", carriers.patch)
-	v1.DELETE("/analytics/carrier-performance/:id", carriers.delete)
+	v1.GET("/analytics/carrier-performance/:id", getOne(store.CarrierPerformance))
+	v1.PATCH("/analytics/carrier-performance/:id", patchOne[models.CarrierPerformance, carrierPerformancePatch](store.UpdateCarrierPerformance))
+	v1.DELETE("/analytics/carrier-performance/:id", deleteOne(store.DeleteCarrierPerformance))
 
 	// Samples do not change once taken: no PATCH.
 	metrics := systemMetricRoutes{store}
 	v1.POST("/system-metrics", metrics.create)
 	v1.GET("/system-metrics", metrics.list)
-	v1.GET("/system-metrics/:id", metrics.get)
-	v1.DELETE("/system-metrics/:id", metrics.delete)
+	v1.GET("/system-metrics/:id", getOne(store.SystemMetric))
+	v1.DELETE("/system-metrics/:id", deleteOne(store.DeleteSystemMetric))
 }
 
 // listDateRange reads the start_date and end_date list parameters: days,
@@ -126,18 +126,6 @@ func (h summaryRoutes) create(c echo.Context) error {
 	return writeTagged(c, http.StatusCreated, a)
 }
 
-func (h summaryRoutes) get(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	a, err := h.store.Summary(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, a)
-}
-
 func (h summaryRoutes) list(c echo.Context) error {
 	q := newQuery(c.QueryParams(), append(listParams, "period", "start_date", "end_date")...)
 	f := models.SummaryFilter{Page: q.page(), Period: q.oneOf("period", models.SummaryPeriods)}
@@ -150,38 +138,6 @@ func (h summaryRoutes) list(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listResponse("summaries", rows, more))
-}
-
-func (h summaryRoutes) patch(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in summaryPatch
-	if err := decode(c, &in, true); err != nil {
-		return err
-	}
-	a, err := h.store.UpdateSummary(c.Request().Context(), id, func(cur *models.AnalyticsSummary) ([]string, error) {
-		if err := checkIfMatch(c.Request(), cur); err != nil {
-			return nil, err
-		}
-		return in.apply(cur)
-	})
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, a)
-}
-
-func (h summaryRoutes) delete(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := h.store.DeleteSummary(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // carrierPerformanceCreate is the body of POST
@@ -271,18 +227,6 @@ func (h carrierPerformanceRoutes) create(c echo.Context) error {
 	return writeTagged(c, http.StatusCreated, cp)
 }
 
-func (h carrierPerformanceRoutes) get(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	cp, err := h.store.CarrierPerformance(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, cp)
-}
-
 func (h carrierPerformanceRoutes) list(c echo.Context) error {
 	q := newQuery(c.QueryParams(), append(listParams, "carrier", "service", "start_date", "end_date")...)
 	f := models.CarrierPerformanceFilter{Page: q.page(), Carrier: q.str("carrier"), Service: q.str("service")}
@@ -295,38 +239,6 @@ func (h carrierPerformanceRoutes) list(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listResponse("carrier_performance", rows, more))
-}
-
-func (h carrierPerformanceRoutes) patch(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in carrierPerformancePatch
-	if err := decode(c, &in, true); err != nil {
-		return err
-	}
-	cp, err := h.store.UpdateCarrierPerformance(c.Request().Context(), id, func(cur *models.CarrierPerformance) ([]string, error) {
-		if err := checkIfMatch(c.Request(), cur); err != nil {
-			return nil, err
-		}
-		return in.apply(cur)
-	})
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, cp)
-}
-
-func (h carrierPerformanceRoutes) delete(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := h.store.DeleteCarrierPerformance(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // systemMetricCreate is the body of POST /v1/system-metrics. Without a
@@ -378,18 +290,6 @@ func (h systemMetricRoutes) create(c echo.Context) error {
 	return writeTagged(c, http.StatusCreated, m)
 }
 
-func (h systemMetricRoutes) get(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	m, err := h.store.SystemMetric(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, m)
-}
-
 // list applies start_datetime and end_datetime to the samples' timestamp,
 // not their created_at (see models.Store.SystemMetrics).
 func (h systemMetricRoutes) list(c echo.Context) error {
@@ -403,15 +303,4 @@ func (h systemMetricRoutes) list(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listResponse("system_metrics", rows, more))
-}
-
-func (h systemMetricRoutes) delete(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := h.store.DeleteSystemMetric(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }

@@ -63,20 +63,20 @@ func New(o Options) *echo.Echo {
 	shipments := shipmentRoutes{o.Store}
 	v1.POST("/shipments", shipments.create)
 	v1.GET("/shipments", shipments.list)
-	v1.GET("/shipments/:id", shipments.get)
-	v1.PATCH("/shipments/:id", shipments.patch)
-	v1.DELETE("/shipments/:id", shipments.delete)
+	v1.GET("/shipments/:id", getOne(o.Store.Shipment))
+	v1.PATCH("/shipments/:id", patchOne[models.Shipment, shipmentPatch](o.Store.UpdateShipment))
+	v1.DELETE("/shipments/:id", deleteOne(o.Store.DeleteShipment))
 	v1.POST("/shipments/:id/events", shipments.addEvent)
 	v1.GET("/shipments/:id/events", shipments.events)
-	v1.GET("/shipments/:id/metrics", shipments.metrics)
+	v1.GET("/shipments/:id/metrics", getOne(o.Store.Metrics))
 	v1.PUT("/shipments/:id/metrics", shipments.putMetrics)
 
 	addresses := addressRoutes{o.Store}
 	v1.POST("/addresses", addresses.create)
 	v1.GET("/addresses", addresses.list)
-	v1.GET("/addresses/:id", addresses.get)
+	v1.GET("/addresses/:id", getOne(o.Store.Address))
 	v1.PATCH("/addresses/:id", addresses.patch)
-	v1.DELETE("/addresses/:id", addresses.delete)
+	v1.DELETE("/addresses/:id", deleteOne(o.Store.DeleteAddress))
 
 	routeAnalytics(v1, o.Store)
 

@@ -9,15 +9,6 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
-// pathID parses the :id path parameter; a malformed one is 400.
-func pathID(c echo.Context) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		return uuid.Nil, newError("bad_request", "the id in the path is not a UUID")
-	}
-	return id, nil
-}
-
 // addressInput is an address in a request body.
 type addressInput struct {
 	EasyPostID      *string     `json:"easypost_id"`
@@ -236,18 +227,6 @@ func (h shipmentRoutes) create(c echo.Context) error {
 	return writeTagged(c, http.StatusCreated, sh)
 }
 
-func (h shipmentRoutes) get(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	sh, err := h.store.Shipment(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, sh)
-}
-
 func (h shipmentRoutes) list(c echo.Context) error {
 	q := newQuery(c.QueryParams(), append(listParams, "status", "carrier", "service", "tracking_code", "reference", "mode")...)
 	f := models.ShipmentFilter{
@@ -267,38 +246,6 @@ func (h shipmentRoutes) list(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, listResponse("shipments", rows, more))
-}
-
-func (h shipmentRoutes) patch(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in shipmentPatch
-	if err := decode(c, &in, true); err != nil {
-		return err
-	}
-	sh, err := h.store.UpdateShipment(c.Request().Context(), id, func(cur *models.Shipment) ([]string, error) {
-		if err := checkIfMatch(c.Request(), cur); err != nil {
-			return nil, err
-		}
-		return in.apply(cur)
-	})
-	if err != nil {
-		return err
-	}
-	return writeTagged(c, http.StatusOK, sh)
-}
-
-func (h shipmentRoutes) delete(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	if err := h.store.DeleteShipment(c.Request().Context(), id); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
 }
 
 // eventInput is the body of POST /v1/shipments/{id}/events.
@@ -374,18 +321,6 @@ type metricsInput struct {
 	Service                *string       `json:"service"`
 	PackageType            *string       `json:"package_type"`
 	WeightKg               *float64      `json:"weight_kg"`
-}
-
-func (h shipmentRoutes) metrics(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	m, err := h.store.Metrics(c.Request().Context(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, m)
 }
 
 func (h shipmentRoutes) putMetrics(c echo.Context) error {
