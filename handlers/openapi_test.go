@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -28,6 +30,7 @@ import (
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 	"github.com/pb33f/libopenapi/orderedmap"
+	"github.com/sirupsen/logrus"
 
 	"github.com/waybill/waybill/models"
 )
@@ -621,5 +624,41 @@ func TestCheckAgainstSpecCatchesMismatch(t *testing.T) {
 				t.Error("specError consumed rec.Body")
 			}
 		})
+	}
+}
+
+// echoParam is a path parameter as Echo writes it (:id); OpenAPI writes {id}.
+var echoParam = regexp.MustCompile(`:(\w+)`)
+
+// TestSpecRoutesMatchRouter checks that the document describes exactly the
+// routes the server has: no undocumented route, no documented one missing.
+func TestSpecRoutesMatchRouter(t *testing.T) {
+	s, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range s.model.Paths.PathItems.FromOldest() {
+		for method := range item.GetOperations().FromOldest() {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	served := map[string]bool{}
+	e := New(Options{Log: logrus.New(), RequestTimeout: time.Second, BodyLimit: 1024, Draining: func() bool { return false }})
+	for _, r := range e.Routes() {
+		if r.Method == echo.RouteNotFound {
+			continue
+		}
+		served[r.Method+" "+echoParam.ReplaceAllString(r.Path, "{$1}")] = true
+	}
+	for route := range served {
+		if !documented[route] {
+			t.Errorf("%s is served but not in openapi.yaml", route)
+		}
+	}
+	for route := range documented {
+		if !served[route] {
+			t.Errorf("%s is in openapi.yaml but not served", route)
+		}
 	}
 }
