@@ -8,11 +8,13 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/waybill/waybill/capacity"
 	"github.com/waybill/waybill/config"
 	"github.com/waybill/waybill/handlers"
 	"github.com/waybill/waybill/models"
@@ -89,6 +91,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		RequestTimeout: cfg.RequestTimeout,
 		BodyLimit:      cfg.BodyLimit,
 		RateLimitRPS:   cfg.RateLimitRPS,
+		AppInstances:   cfg.AppInstances,
+		Version:        version(),
 		Draining:       draining.Load,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -172,6 +176,7 @@ func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, 
 			if !up {
 				log.Info("database connected")
 				_ = store.Warm(ctx)
+				logCapacity(ctx, store, cfg, log)
 			}
 			up, backoff = true, minBackoff
 		default:
@@ -188,4 +193,43 @@ func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, 
 		case <-time.After(wait):
 		}
 	}
+}
+
+// logCapacity reads the server's connection limits and logs the capacity
+// plan (SPEC 5.2): a warning, with what to change, unless it is ok.
+func logCapacity(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger) {
+	server, err := capacity.Read(ctx, store.HealthDB())
+	if err != nil {
+		log.WithField("error", err.Error()).Warn("could not read the server's connection limits for the capacity plan")
+		return
+	}
+	p := capacity.NewPlan(server, cfg.AppInstances, cfg.DBMaxOpenConns)
+	entry := log.WithFields(logrus.Fields{
+		"status": p.Status, "planned_app_connections": p.PlannedAppConnections, "app_instances": p.AppInstances,
+		"server_max_connections": p.ServerMaxConnections, "reserved_connections": p.ReservedConnections,
+		"planned_utilization_percent": p.PlannedUtilizationPercent,
+	})
+	if p.Status == capacity.OK {
+		entry.Info("connection capacity plan")
+		return
+	}
+	entry.WithField("recommendation", p.Recommendation).Warn("connection capacity plan is " + p.Status + ": " + p.Recommendation)
+}
+
+// version is the build's version: the module version when built from a
+// tagged module, else the VCS revision, else "devel".
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			return s.Value
+		}
+	}
+	return "devel"
 }

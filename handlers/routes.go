@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/sirupsen/logrus"
 
+	"github.com/waybill/waybill/capacity"
 	"github.com/waybill/waybill/models"
 )
 
@@ -26,6 +27,13 @@ type Options struct {
 	BodyLimit int64
 	// RateLimitRPS is each API key's request rate; 0 is unlimited.
 	RateLimitRPS float64
+	// AppInstances is how many Waybill processes share the database, for
+	// the capacity plan in /health.
+	AppInstances int
+	// Version is reported by /health.
+	Version string
+	// OnCapacity, if not nil, is told every capacity plan /health computes.
+	OnCapacity func(capacity.Plan)
 	// Draining reports whether the server is shutting down (readiness
 	// fails first, so load balancers stop sending traffic).
 	Draining func() bool
@@ -48,6 +56,8 @@ func New(o Options) *echo.Echo {
 
 	e.GET("/livez", livez)
 	e.GET("/readyz", readyz(o.Store, o.Draining))
+	health := &healthChecker{store: o.Store, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(), onPlan: o.OnCapacity}
+	e.GET("/health", health.serve)
 	e.GET("/problems/:code", problemDoc)
 	e.GET("/openapi.json", openAPIJSON)
 	e.GET("/openapi.yaml", openAPIYAML)

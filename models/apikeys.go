@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -95,4 +97,19 @@ func (k APIKey) Active() bool { return k.RevokedAt == nil }
 func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 	return classify(s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", id).
 		Update("last_used_at", clause.Expr{SQL: "now()"}).Error)
+}
+
+// APIKeyOnHealthConn is APIKeyByHash on the health connection, for the
+// health route, which must answer even when the pool is exhausted.
+func (s *Store) APIKeyOnHealthConn(ctx context.Context, hash []byte) (APIKey, error) {
+	var k APIKey
+	err := s.health.QueryRowContext(ctx, `SELECT id, scope, key_hash, revoked_at FROM api_keys WHERE key_hash = $1`, hash).
+		Scan(&k.ID, &k.Scope, &k.KeyHash, &k.RevokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, fmt.Errorf("api key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("api key: %w", classify(err))
+	}
+	return k, nil
 }

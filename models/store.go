@@ -122,6 +122,10 @@ func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
 // DB is the pool, for callers that need database/sql (migrations, stats).
 func (s *Store) DB() *sql.DB { return s.pool }
 
+// HealthDB is the health connection (a pool of one), for checks that
+// must not wait behind application traffic.
+func (s *Store) HealthDB() *sql.DB { return s.health }
+
 // Stats reports the application pool's counters.
 func (s *Store) Stats() sql.DBStats { return s.pool.Stats() }
 

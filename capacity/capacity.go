@@ -1,0 +1,121 @@
+// Package capacity plans PostgreSQL connection capacity: how many
+// connections all of Waybill's processes will hold, against what the
+// server allows. The predecessor counted one process's pool against
+// max_connections and forgot that every worker process had its own;
+// a Plan counts every instance, and the health connection each keeps.
+package capacity
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+)
+
+// Plan statuses, with the predecessor's thresholds: ok up to 60 % of the
+// usable connections, warning up to 80 %, critical above.
+const (
+	OK       = "ok"
+	Warning  = "warning"
+	Critical = "critical"
+	Unknown  = "unknown"
+
+	okPercent      = 60
+	warningPercent = 80
+)
+
+// Server is what a PostgreSQL server allows and how many connections it
+// holds now.
+type Server struct {
+	MaxConnections    int
+	SuperuserReserved int
+	// Reserved is reserved_connections (PostgreSQL 16 and later; 0 before).
+	Reserved int
+	// Connections counts client backends now connected, from
+	// pg_stat_activity.
+	Connections int
+}
+
+// ReservedTotal is how many of max_connections ordinary roles cannot use.
+func (s Server) ReservedTotal() int { return s.SuperuserReserved + s.Reserved }
+
+// Usable is how many connections ordinary roles such as Waybill's may open.
+func (s Server) Usable() int { return s.MaxConnections - s.ReservedTotal() }
+
+// Read asks the server on db for its connection settings and its current
+// client connections.
+func Read(ctx context.Context, db *sql.DB) (Server, error) {
+	var s Server
+	err := db.QueryRowContext(ctx, `SELECT current_setting('max_connections')::int,
+		current_setting('superuser_reserved_connections')::int,
+		coalesce(current_setting('reserved_connections', true), '0')::int,
+		(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`).
+		Scan(&s.MaxConnections, &s.SuperuserReserved, &s.Reserved, &s.Connections)
+	if err != nil {
+		return Server{}, fmt.Errorf("read connection settings: %w", err)
+	}
+	return s, nil
+}
+
+// Plan is the capacity plan of SPEC 5.2, shaped as /health reports it.
+type Plan struct {
+	ServerMaxConnections      int     `json:"server_max_connections"`
+	ReservedConnections       int     `json:"reserved_connections"`
+	ServerConnections         int     `json:"server_connections"`
+	AppInstances              int     `json:"app_instances"`
+	PlannedAppConnections     int     `json:"planned_app_connections"`
+	PlannedUtilizationPercent float64 `json:"planned_utilization_percent"`
+	Status                    string  `json:"status"`
+	Recommendation            string  `json:"recommendation"`
+}
+
+// NewPlan plans instances processes, each with a pool of poolMax
+// connections plus the one health connection it keeps, against s.
+func NewPlan(s Server, instances, poolMax int) Plan {
+	p := Plan{
+		ServerMaxConnections:  s.MaxConnections,
+		ReservedConnections:   s.ReservedTotal(),
+		ServerConnections:     s.Connections,
+		AppInstances:          instances,
+		PlannedAppConnections: instances * (poolMax + 1),
+	}
+	usable := s.Usable()
+	if usable <= 0 {
+		p.Status = Critical
+		p.Recommendation = fmt.Sprintf("the server leaves no connections to ordinary roles (max_connections %d, %d reserved): raise max_connections to at least %d",
+			s.MaxConnections, s.ReservedTotal(), minMaxConnections(p.PlannedAppConnections, s.ReservedTotal()))
+		return p
+	}
+	p.PlannedUtilizationPercent = math.Round(float64(p.PlannedAppConnections)/float64(usable)*100*100) / 100
+	switch {
+	case p.PlannedUtilizationPercent <= okPercent:
+		p.Status = OK
+		return p
+	case p.PlannedUtilizationPercent <= warningPercent:
+		p.Status = Warning
+	default:
+		p.Status = Critical
+	}
+	p.Recommendation = recommend(s, instances, p.PlannedAppConnections)
+	return p
+}
+
+// recommend names the pool size, or the max_connections, that brings the
+// plan back under 60 %.
+func recommend(s Server, instances, planned int) string {
+	raise := fmt.Sprintf("raise max_connections to at least %d", minMaxConnections(planned, s.ReservedTotal()))
+	// The largest pool with instances × (pool + 1) ≤ 60 % of usable.
+	pool := s.Usable()*okPercent/100/instances - 1
+	if pool < 1 {
+		return fmt.Sprintf("%d instances cannot share %d usable connections under %d %% even with one pooled connection each: %s or run fewer instances",
+			instances, s.Usable(), okPercent, raise)
+	}
+	return fmt.Sprintf("planned %d of %d usable connections: set DB_MAX_OPEN_CONNS to at most %d (%d instance(s) × %d = %d connections), or %s",
+		planned, s.Usable(), pool, instances, pool+1, instances*(pool+1), raise)
+}
+
+// minMaxConnections is the smallest max_connections under which planned
+// connections are at most 60 % of the usable ones.
+func minMaxConnections(planned, reserved int) int {
+	return (planned*100+okPercent-1)/okPercent + reserved
+}
