@@ -1,7 +1,6 @@
 package app
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,9 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +20,7 @@ import (
 	"github.com/waybill/waybill/config"
 	"github.com/waybill/waybill/migrations"
 	"github.com/waybill/waybill/models"
+	"github.com/waybill/waybill/pgcluster"
 )
 
 const devUsage = `Usage: waybill dev
@@ -97,7 +95,7 @@ func devDatabase(ctx context.Context, cfg config.Config, log *logrus.Logger) (de
 		}
 		log.WithField("error", err.Error()).Warn("DATABASE_URL does not answer; looking for a local PostgreSQL instead")
 	}
-	if bin, ok := findPostgres(); ok {
+	if bin, ok := pgcluster.Find(); ok {
 		return startCluster(ctx, bin, log)
 	}
 	if dockerRunning(ctx) {
@@ -189,51 +187,11 @@ func browsable(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// findPostgres returns the directory that holds the PostgreSQL server
-// programs initdb and pg_ctl: initdb's on PATH, else the newest
-// /usr/lib/postgresql/N/bin (Debian and Ubuntu keep them there, off PATH).
-// ok is false if there is none.
-func findPostgres() (dir string, ok bool) {
-	var dirs []string
-	if p, err := exec.LookPath("initdb"); err == nil {
-		// pg_ctl must come from the same installation, which a symlink
-		// on PATH (/usr/local/bin/initdb) does not tell.
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			p = real
-		}
-		dirs = append(dirs, filepath.Dir(p))
-	}
-	versioned, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(versioned, func(a, b string) int { return cmp.Compare(pgVersion(b), pgVersion(a)) })
-	for _, d := range append(dirs, versioned...) {
-		if executable(filepath.Join(d, "initdb")) && executable(filepath.Join(d, "pg_ctl")) {
-			return d, true
-		}
-	}
-	return "", false
-}
-
-// pgVersion returns N of /usr/lib/postgresql/N/bin (9.6, 15, ...).
-func pgVersion(bin string) float64 {
-	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(bin)), 64)
-	return v
-}
-
-func executable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
 // cluster is the PostgreSQL cluster that waybill dev runs in
-// ./.data/postgres with the programs in bin.
+// ./.data/postgres, with its server log in ./.data/postgres.log.
 type cluster struct {
-	bin     string
-	dir     string // the data directory, absolute
-	logFile string // the server's log
+	*pgcluster.Cluster
 	pidFile string // the process id of the waybill dev using the cluster
-	// runAs is the unprivileged user that runs initdb and pg_ctl when dev
-	// runs as root (PostgreSQL refuses to run as root); "" otherwise.
-	runAs *user.User
 }
 
 // startCluster creates the cluster unless an earlier run did, starts it on
@@ -250,17 +208,17 @@ func startCluster(ctx context.Context, bin string, log *logrus.Logger) (devDB, e
 	if err != nil {
 		// pg_ctl may have given up (or been interrupted) while the server
 		// still came up: make sure none is left behind.
-		return devDB{}, errors.Join(err, c.stop(), c.unlock())
+		return devDB{}, errors.Join(err, c.Stop(), c.unlock())
 	}
 	stop := func() error {
-		err := errors.Join(c.stop(), c.unlock())
+		err := errors.Join(c.Stop(), c.unlock())
 		if err == nil {
 			log.Info("stopped the local PostgreSQL cluster")
 		}
 		return err
 	}
 	return devDB{
-		url:   fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		url:   pgcluster.URL(port),
 		where: "local cluster in ./.data/postgres, server log ./.data/postgres.log",
 		stop:  stop,
 	}, nil
@@ -272,37 +230,25 @@ func (c *cluster) startServer(ctx context.Context, log *logrus.Logger) (int, err
 	if err := c.prepare(ctx, log); err != nil {
 		return 0, err
 	}
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return 0, err
 	}
-	log.WithFields(logrus.Fields{"dir": c.dir, "port": port, "log": c.logFile}).Info("starting a local PostgreSQL cluster")
-	return port, c.start(port)
+	log.WithFields(logrus.Fields{"dir": c.Dir, "port": port, "log": c.LogFile}).Info("starting a local PostgreSQL cluster")
+	return port, c.Start(port)
 }
 
-// newCluster locates ./.data/postgres and, as root, picks the user to run
-// PostgreSQL as: postgres if it exists, else nobody.
+// newCluster locates ./.data/postgres with the programs in bin.
 func newCluster(bin string) (*cluster, error) {
 	data, err := filepath.Abs(".data")
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{
-		bin:     bin,
-		dir:     filepath.Join(data, "postgres"),
-		logFile: filepath.Join(data, "postgres.log"),
-		pidFile: filepath.Join(data, "dev.pid"),
+	pg, err := pgcluster.New(bin, filepath.Join(data, "postgres"), filepath.Join(data, "postgres.log"))
+	if err != nil {
+		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return c, nil
-	}
-	for _, name := range []string{"postgres", "nobody"} {
-		if u, err := user.Lookup(name); err == nil {
-			c.runAs = u
-			return c, nil
-		}
-	}
-	return nil, errors.New("running as root, and there is neither a postgres nor a nobody user to run PostgreSQL as")
+	return &cluster{Cluster: pg, pidFile: filepath.Join(data, "dev.pid")}, nil
 }
 
 // lock records this process in .data/dev.pid. It fails if another
@@ -315,7 +261,7 @@ func (c *cluster) lock() error {
 	if b, err := os.ReadFile(c.pidFile); err == nil {
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err == nil && pid != os.Getpid() && alive(pid) {
-			return fmt.Errorf("another waybill dev (pid %d) is using %s: stop it first (or remove %s if that process is not waybill)", pid, c.dir, c.pidFile)
+			return fmt.Errorf("another waybill dev (pid %d) is using %s: stop it first (or remove %s if that process is not waybill)", pid, c.Dir, c.pidFile)
 		}
 	}
 	return os.WriteFile(c.pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
@@ -335,179 +281,31 @@ func alive(pid int) bool {
 	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }
 
-// prepare creates the data directory and log file, owned by the user that
-// runs PostgreSQL, and runs initdb unless an earlier run left a cluster. A
-// server an earlier run left running (dev was killed) is stopped.
+// prepare runs initdb unless an earlier run left a cluster. A server an
+// earlier run left running (dev was killed) is stopped.
 func (c *cluster) prepare(ctx context.Context, log *logrus.Logger) error {
-	if _, err := os.Stat(filepath.Join(c.dir, "PG_VERSION")); err == nil {
-		if c.running() {
+	if c.Exists() {
+		if c.Running() {
 			log.Warn("a PostgreSQL server from an earlier dev run is still running; stopping it")
-			if err := c.stop(); err != nil {
-				return err
-			}
+			return c.Stop()
 		}
-		return c.chown(c.logFile, true)
+		return nil
 	}
 	// No cluster, or the remains of an initdb that did not finish.
-	if err := os.RemoveAll(c.dir); err != nil {
+	if err := os.RemoveAll(c.Dir); err != nil {
 		return err
 	}
-	if err := os.Mkdir(c.dir, 0o700); err != nil {
-		return err
-	}
-	if err := c.chown(c.dir, false); err != nil {
-		return err
-	}
-	if err := c.chown(c.logFile, true); err != nil {
-		return err
-	}
-	log.WithField("dir", c.dir).Info("creating a PostgreSQL cluster for dev (once; later runs reuse it)")
-	if err := c.initdb(ctx); err != nil {
-		os.RemoveAll(c.dir)
+	log.WithField("dir", c.Dir).Info("creating a PostgreSQL cluster for dev (once; later runs reuse it)")
+	if err := c.Init(ctx); err != nil {
+		var exit *exec.ExitError
+		if os.Geteuid() == 0 && errors.As(err, &exit) {
+			// initdb ran as another user, who most likely cannot reach
+			// the directory: the error says so, this says what to do.
+			return fmt.Errorf("%w: run dev from such a directory, or set DATABASE_URL", err)
+		}
 		return err
 	}
 	return nil
-}
-
-// initdb creates the cluster: superuser postgres with trust
-// authentication, listening on 127.0.0.1 only, with its Unix socket in
-// the data directory rather than /var/run/postgresql, which an
-// unprivileged user may not write.
-func (c *cluster) initdb(ctx context.Context) error {
-	if err := c.run(ctx, "initdb", "-D", c.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"); err != nil {
-		if c.runAs != nil {
-			err = fmt.Errorf("%w; as root, dev runs PostgreSQL as user %s, which must be able to reach %s "+
-				"(every directory above it searchable by others): run dev from such a directory, or set DATABASE_URL",
-				err, c.runAs.Username, c.dir)
-		}
-		return err
-	}
-	// The server runs in its data directory, so '.' keeps the socket path
-	// short and valid wherever the project is.
-	settings := "\n# waybill dev\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '.'\n"
-	f, err := os.OpenFile(filepath.Join(c.dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(settings)
-	return errors.Join(err, f.Close())
-}
-
-// start starts the server on port and waits until it accepts
-// connections. It is not cancelled with dev's context: an interrupted
-// pg_ctl could leave a server that nobody stops.
-func (c *cluster) start(port int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	err := c.run(ctx, "pg_ctl", "start", "-D", c.dir, "-l", c.logFile, "-w", "-t", "60", "-o", "-p "+strconv.Itoa(port))
-	if err != nil {
-		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, c.logFile, tail(c.logFile, 10))
-	}
-	return nil
-}
-
-// running reports whether a server runs on the cluster.
-func (c *cluster) running() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return c.run(ctx, "pg_ctl", "status", "-D", c.dir) == nil
-}
-
-// stop shuts the server down (fast: it ends open sessions) and waits until
-// it is gone. It does nothing if no server is running.
-func (c *cluster) stop() error {
-	if !c.running() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	return c.run(ctx, "pg_ctl", "stop", "-D", c.dir, "-m", "fast", "-w", "-t", "60")
-}
-
-// run runs one of the PostgreSQL programs, as c.runAs if set, and returns
-// its output in the error if it fails.
-func (c *cluster) run(ctx context.Context, program string, args ...string) error {
-	argv := append([]string{filepath.Join(c.bin, program)}, args...)
-	if c.runAs != nil {
-		if runuser, err := exec.LookPath("runuser"); err == nil {
-			argv = append([]string{runuser, "-u", c.runAs.Username, "--"}, argv...)
-		} else {
-			argv = []string{"su", "-s", "/bin/sh", c.runAs.Username, "-c", shellJoin(argv)}
-		}
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	// The unprivileged user may not be allowed into the working directory.
-	cmd.Dir = "/"
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %s (%w)", program, brief(program, out), err)
-	}
-	return nil
-}
-
-// brief returns what a PostgreSQL program's output says went wrong: its
-// lines that start with its name ("initdb: error: ..."), else its last
-// line.
-func brief(program string, out []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	var said []string
-	for _, l := range lines {
-		if rest, ok := strings.CutPrefix(l, program+": "); ok {
-			said = append(said, rest)
-		}
-	}
-	if len(said) == 0 {
-		said = lines[len(lines)-1:]
-	}
-	return strings.Join(said, "; ")
-}
-
-// chown gives path to c.runAs, creating it first as an empty file if
-// file is true and it does not exist. Without runAs it only creates.
-func (c *cluster) chown(path string, file bool) error {
-	if file {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		f.Close()
-	}
-	if c.runAs == nil {
-		return nil
-	}
-	uid, _ := strconv.Atoi(c.runAs.Uid)
-	gid, _ := strconv.Atoi(c.runAs.Gid)
-	return os.Chown(path, uid, gid)
-}
-
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail returns the last n lines of the file at path, or a note that it
-// cannot be read.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// shellJoin quotes argv for sh -c.
-func shellJoin(argv []string) string {
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
-		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-	}
-	return strings.Join(quoted, " ")
 }
 
 // dockerRunning reports whether a Docker engine answers.

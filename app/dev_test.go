@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/waybill/waybill/pgcluster"
 )
 
 // TestDevLocalCluster runs `waybill dev` with no DATABASE_URL, so that it
@@ -18,7 +20,7 @@ import (
 // the printed key works on the demo data and that Ctrl-C (the context
 // ending) stops the server and then the cluster.
 func TestDevLocalCluster(t *testing.T) {
-	bin, ok := findPostgres()
+	bin, ok := pgcluster.Find()
 	if !ok {
 		t.Skip("no PostgreSQL server binaries (initdb and pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
 	}
@@ -37,7 +39,7 @@ func TestDevLocalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := c.stop(); err != nil {
+		if err := c.Stop(); err != nil {
 			t.Errorf("stopping the cluster dev left running: %v", err)
 		}
 	})

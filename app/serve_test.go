@@ -348,6 +348,11 @@ func TestDatabaseComesAndGoes(t *testing.T) {
 	if r := s.get(t, "/readyz", ""); r.status != 503 || r.took > 2*time.Second {
 		t.Errorf("/readyz = %d in %s against a hung database, want 503 within its 1s timeout", r.status, r.took)
 	}
+	for _, k := range []string{"", key} {
+		if r := s.get(t, "/health", k); r.status != 503 || r.body["status"] != "unhealthy" || r.took > 2*time.Second {
+			t.Errorf("/health = %d %v in %s against a hung database, want 503 unhealthy within 2s", r.status, r.body, r.took)
+		}
+	}
 
 	p.up(t)
 	s.waitStatus(t, shipment, key, 404, 3*time.Second)

@@ -1,0 +1,73 @@
+package testdb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/waybill/waybill/pgcluster"
+)
+
+// Cluster starts a throwaway PostgreSQL cluster of its own, with each of
+// settings as a line of its postgresql.conf (e.g. "max_connections = 23"),
+// and returns the URL of its postgres database as the superuser postgres.
+// The cluster is stopped and its directory removed when t ends. It fails
+// t if the machine has no initdb and pg_ctl.
+func Cluster(t testing.TB, settings ...string) string {
+	t.Helper()
+	bin, ok := pgcluster.Find()
+	if !ok {
+		t.Fatal("testdb: no PostgreSQL server programs (initdb and pg_ctl) on PATH or in /usr/lib/postgresql/*/bin: " +
+			"install them (e.g. apt install postgresql) or put their directory on PATH")
+	}
+	// Not t.TempDir: its directories are 0700, and as root the cluster runs
+	// as an unprivileged user who must reach it.
+	dir, err := os.MkdirTemp("", "waybill-cluster-")
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	c, err := pgcluster.New(bin, filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	// Registered before the server starts: a pg_ctl that gives up may
+	// still leave one running.
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("testdb: stop the cluster in %s: %v", c.Dir, err)
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Init(ctx, settings...); err != nil {
+		t.Fatalf("testdb: create a cluster: %v", err)
+	}
+	// Another process may take the free port before the server does:
+	// try a few.
+	for attempt := 1; ; attempt++ {
+		port, err := pgcluster.FreePort()
+		if err == nil {
+			err = c.Start(port)
+		}
+		if err == nil {
+			return pgcluster.URL(port)
+		}
+		if attempt == 3 {
+			t.Fatalf("testdb: start the cluster: %v", err)
+		}
+		if err := c.Stop(); err != nil {
+			t.Fatalf("testdb: stop the cluster after a failed start: %v", err)
+		}
+	}
+}
