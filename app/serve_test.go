@@ -435,3 +435,30 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("help: exit %d, %q", code, stdout.String())
 	}
 }
+
+// TestCapacityPlanOnSmallServer runs Waybill as one of four instances
+// against a server with max_connections 23: the startup log warns with a
+// recommendation, and /health reports the critical plan as degraded.
+func TestCapacityPlanOnSmallServer(t *testing.T) {
+	dbURL := testdb.Cluster(t, "max_connections = 23", "superuser_reserved_connections = 2")
+	env := map[string]string{"DATABASE_URL": dbURL, "APP_INSTANCES": "4", "DB_MAX_OPEN_CONNS": "4"}
+	if code, _, stderr := run(t, env, "migrate", "up"); code != 0 {
+		t.Fatalf("migrate: %s", stderr)
+	}
+	key := apiKeyFor(t, dbURL, models.ScopeRead)
+	s := startWaybill(t, env)
+	s.waitLog(t, "connection capacity plan is critical", 6*time.Second)
+	// 4 × (4 + 1) = 20 of 21 usable; at most 12 of 21 (60 %): 4 × 3.
+	for _, want := range []string{`"planned_app_connections":20`, "DB_MAX_OPEN_CONNS to at most 2", "max_connections to at least 36"} {
+		if !strings.Contains(s.stderr.String(), want) {
+			t.Errorf("the startup log lacks %s", want)
+		}
+	}
+	r := s.get(t, "/health", key)
+	db, _ := r.body["database"].(map[string]any)
+	cp, _ := db["capacity"].(map[string]any)
+	if r.status != 200 || r.body["status"] != "degraded" || cp["status"] != "critical" || cp["server_max_connections"] != float64(23) ||
+		cp["reserved_connections"] != float64(2) || cp["planned_utilization_percent"] != 95.24 || cp["recommendation"] == "" {
+		t.Errorf("/health = %d %v", r.status, r.body)
+	}
+}
