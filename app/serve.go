@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/waybill/waybill/capacity"
 	"github.com/waybill/waybill/config"
 	"github.com/waybill/waybill/handlers"
+	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
 )
 
@@ -84,8 +86,15 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		defer store.Close()
 	}
 
+	pools := map[string]*sql.DB{}
+	if store != nil {
+		pools["primary"], pools["health"] = store.DB(), store.HealthDB()
+	}
+	m := metrics.New(version(), pools)
+
 	var draining atomic.Bool
 	e := handlers.New(handlers.Options{
+		Metrics:        m,
 		Store:          store,
 		Log:            log,
 		RequestTimeout: cfg.RequestTimeout,
@@ -115,7 +124,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if store != nil {
-		go watchDatabase(watchCtx, store, cfg, log)
+		go watchDatabase(watchCtx, store, cfg, log, m)
 	}
 
 	served := make(chan error, 1)
@@ -131,6 +140,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	case <-ctx.Done():
 	}
 	draining.Store(true)
+	stopWatch() // the watcher would report ready again
+	m.SetReady(false)
 	log.Info("shutting down: readiness is failing, finishing in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -154,10 +165,13 @@ func maskedDSN(cfg config.Config) string {
 
 // watchDatabase pings the database on the health connection: while it is
 // unreachable, with exponential backoff from 100 ms capped at 5 s; while it
-// is up, every 5 s. It logs each change of state, and on recovery warms the
-// application pool. Requests never wait for it: the pool dials on demand,
-// so service resumes as soon as the database accepts connections.
-func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger) {
+// is up, every 5 s. It logs each change of state, warms the application
+// pool on recovery, and keeps the readiness and capacity metrics current;
+// the capacity plan is logged when the database is first reached and
+// whenever its status changes, as a warning unless it is ok. Requests never
+// wait for it: the pool dials on demand, so service resumes as soon as the
+// database accepts connections.
+func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger, m *metrics.Metrics) {
 	const (
 		minBackoff = 100 * time.Millisecond
 		maxBackoff = 5 * time.Second
@@ -165,18 +179,26 @@ func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, 
 	)
 	backoff := minBackoff
 	up, known := false, false
+	planStatus := ""
 	for {
 		err := store.Ping(ctx, cfg.DBConnectTimeout)
 		if ctx.Err() != nil {
 			return
 		}
+		m.SetReady(err == nil)
 		wait := upInterval
 		switch {
 		case err == nil:
 			if !up {
 				log.Info("database connected")
 				_ = store.Warm(ctx)
-				logCapacity(ctx, store, cfg, log)
+			}
+			if p, ok := readPlan(ctx, store, cfg, log); ok {
+				m.SetCapacity(handlers.CapacityGauges(p))
+				if p.Status != planStatus {
+					logPlan(p, log)
+					planStatus = p.Status
+				}
 			}
 			up, backoff = true, minBackoff
 		default:
@@ -195,15 +217,20 @@ func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, 
 	}
 }
 
-// logCapacity reads the server's connection limits and logs the capacity
-// plan (SPEC 5.2): a warning, with what to change, unless it is ok.
-func logCapacity(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger) {
+// readPlan reads the server's connection limits on the health connection
+// and plans this deployment against them (SPEC 5.2).
+func readPlan(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger) (capacity.Plan, bool) {
 	server, err := capacity.Read(ctx, store.HealthDB())
 	if err != nil {
 		log.WithField("error", err.Error()).Warn("could not read the server's connection limits for the capacity plan")
-		return
+		return capacity.Plan{}, false
 	}
-	p := capacity.NewPlan(server, cfg.AppInstances, cfg.DBMaxOpenConns)
+	return capacity.NewPlan(server, cfg.AppInstances, cfg.DBMaxOpenConns), true
+}
+
+// logPlan logs a capacity plan: a warning, with what to change, unless it
+// is ok.
+func logPlan(p capacity.Plan, log *logrus.Logger) {
 	entry := log.WithFields(logrus.Fields{
 		"status": p.Status, "planned_app_connections": p.PlannedAppConnections, "app_instances": p.AppInstances,
 		"server_max_connections": p.ServerMaxConnections, "reserved_connections": p.ReservedConnections,

@@ -276,6 +276,28 @@ func pgAddr(t *testing.T, dbURL string) string {
 	return u.Host
 }
 
+// text gets path and returns its body as text.
+func (s *server) text(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(s.base + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// waitMetric waits until /metrics contains line.
+func (s *server) waitMetric(t *testing.T, line string, limit time.Duration) {
+	t.Helper()
+	for start := time.Now(); !strings.Contains(s.text(t, "/metrics"), line); time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > limit {
+			t.Fatalf("/metrics lacks %q after %s", line, limit)
+		}
+	}
+}
+
 // waitLog waits until the log contains substr.
 func (s *server) waitLog(t *testing.T, substr string, limit time.Duration) {
 	t.Helper()
@@ -354,10 +376,13 @@ func TestDatabaseComesAndGoes(t *testing.T) {
 		}
 	}
 
+	s.waitMetric(t, "waybill_ready 0", 6*time.Second)
+
 	p.up(t)
 	s.waitStatus(t, shipment, key, 404, 3*time.Second)
 	// The background watcher notices too (its backoff is capped at 5 s).
-	s.waitLog(t, "database connected", 6*time.Second)
+	s.waitMetric(t, "waybill_ready 1", 6*time.Second)
+	s.waitLog(t, "database connected", time.Second)
 
 	if code := s.stop(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
@@ -455,6 +480,16 @@ func TestCapacityPlanOnSmallServer(t *testing.T) {
 		}
 	}
 	r := s.get(t, "/health", key)
+	metricsText := s.text(t, "/metrics")
+	for _, want := range []string{
+		`waybill_db_capacity_status{status="critical"} 1`, `waybill_db_capacity_planned_utilization_percent 95.24`,
+		`waybill_db_capacity_server_max_connections 23`, "waybill_ready 1", `go_sql_max_open_connections{db_name="primary"} 4`,
+		`go_sql_max_open_connections{db_name="health"} 1`, `waybill_http_requests_total{method="GET",route="/health",status="200"} 1`,
+	} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	db, _ := r.body["database"].(map[string]any)
 	cp, _ := db["capacity"].(map[string]any)
 	if r.status != 200 || r.body["status"] != "degraded" || cp["status"] != "critical" || cp["server_max_connections"] != float64(23) ||

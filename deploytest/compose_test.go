@@ -2,6 +2,10 @@ package deploytest
 
 import (
 	"context"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,11 +14,12 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// loadCompose loads ../compose.yaml as docker compose would, validating it
-// against the Compose specification.
-func loadCompose(t *testing.T) *types.Project {
+// loadCompose loads ../compose.yaml as docker compose would with profiles
+// active, validating it against the Compose specification.
+func loadCompose(t *testing.T, profiles ...string) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{"../compose.yaml"}, cli.WithName("waybill"), cli.WithWorkingDirectory(".."))
+	opts, err := cli.NewProjectOptions([]string{"../compose.yaml"}, cli.WithName("waybill"), cli.WithWorkingDirectory(".."),
+		cli.WithProfiles(profiles))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +112,127 @@ func TestComposeApp(t *testing.T) {
 	})
 	if !published {
 		t.Errorf("app ports = %+v, want 8080:8080", app.Ports)
+	}
+}
+
+// bindMount returns the bind mount of s whose source is dir (relative to the
+// repository), failing the test if there is none or it is writable.
+func bindMount(t *testing.T, p *types.Project, s types.ServiceConfig, dir string) types.ServiceVolumeConfig {
+	t.Helper()
+	i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+		rel, err := filepath.Rel(p.WorkingDir, v.Source)
+		return v.Type == types.VolumeTypeBind && err == nil && rel == dir
+	})
+	if i < 0 {
+		t.Fatalf("%s volumes = %+v, want a bind mount of ./%s", s.Name, s.Volumes, dir)
+	}
+	v := s.Volumes[i]
+	if !v.ReadOnly {
+		t.Errorf("%s mounts ./%s read-write, want :ro", s.Name, dir)
+	}
+	return v
+}
+
+// TestComposeMonitoringProfile checks that Prometheus and Grafana start only
+// with the monitoring profile.
+func TestComposeMonitoringProfile(t *testing.T) {
+	p := loadCompose(t)
+	for _, name := range []string{"prometheus", "grafana"} {
+		if _, err := p.GetService(name); err == nil {
+			t.Errorf("%s runs without a profile, want it under the monitoring profile only", name)
+		}
+		s, err := p.GetDisabledService(name)
+		if err != nil {
+			t.Errorf("compose.yaml: %v", err)
+			continue
+		}
+		if !slices.Equal(s.Profiles, []string{"monitoring"}) {
+			t.Errorf("%s profiles = %q, want [monitoring]", name, s.Profiles)
+		}
+	}
+	// The monitoring profile adds to the default services.
+	p = loadCompose(t, "monitoring")
+	for _, name := range []string{"db", "migrate", "app", "prometheus", "grafana"} {
+		service(t, p, name)
+	}
+}
+
+func TestComposePrometheus(t *testing.T) {
+	p := loadCompose(t, "monitoring")
+	prom := service(t, p, "prometheus")
+	if !strings.HasPrefix(prom.Image, "prom/prometheus:") {
+		t.Errorf("prometheus image = %q, want prom/prometheus", prom.Image)
+	}
+	published := slices.ContainsFunc(prom.Ports, func(p types.ServicePortConfig) bool {
+		return p.Target == 9090 && p.Published == "9090"
+	})
+	if !published {
+		t.Errorf("prometheus ports = %+v, want 9090:9090", prom.Ports)
+	}
+	// deploy/prometheus holds prometheus.yml and the alerts.yml it loads;
+	// the server must read that prometheus.yml.
+	v := bindMount(t, p, prom, "deploy/prometheus")
+	for _, f := range []string{"prometheus.yml", "alerts.yml"} {
+		if _, err := os.Stat(filepath.Join(v.Source, f)); err != nil {
+			t.Errorf("prometheus mounts ./deploy/prometheus, but: %v", err)
+		}
+	}
+	config := "/etc/prometheus/prometheus.yml" // the image's default
+	for _, arg := range prom.Command {
+		if c, ok := strings.CutPrefix(arg, "--config.file="); ok {
+			config = c
+		}
+	}
+	if want := path.Join(v.Target, "prometheus.yml"); config != want {
+		t.Errorf("prometheus reads %s, want %s (the mounted deploy/prometheus/prometheus.yml)", config, want)
+	}
+}
+
+func TestComposeGrafana(t *testing.T) {
+	p := loadCompose(t, "monitoring")
+	g := service(t, p, "grafana")
+	if !strings.HasPrefix(g.Image, "grafana/grafana") {
+		t.Errorf("grafana image = %q, want grafana/grafana", g.Image)
+	}
+	published := slices.ContainsFunc(g.Ports, func(p types.ServicePortConfig) bool {
+		return p.Target == 3000 && p.Published == "3000"
+	})
+	if !published {
+		t.Errorf("grafana ports = %+v, want 3000:3000", g.Ports)
+	}
+	if _, ok := g.DependsOn["prometheus"]; !ok {
+		t.Errorf("grafana depends on %v, want prometheus (its data source)", slices.Collect(maps.Keys(g.DependsOn)))
+	}
+	env := func(k string) string {
+		if v := g.Environment[k]; v != nil {
+			return *v
+		}
+		return ""
+	}
+	if env("GF_AUTH_ANONYMOUS_ENABLED") != "true" || env("GF_AUTH_ANONYMOUS_ORG_ROLE") != "Viewer" {
+		t.Errorf("grafana anonymous access = %q as %q, want true as Viewer", env("GF_AUTH_ANONYMOUS_ENABLED"), env("GF_AUTH_ANONYMOUS_ORG_ROLE"))
+	}
+	if env("GF_SECURITY_ADMIN_PASSWORD") == "" {
+		t.Error("grafana has no GF_SECURITY_ADMIN_PASSWORD")
+	}
+
+	// Provisioning where Grafana reads it; the dashboards where the
+	// provider of deploy/grafana/provisioning/dashboards/waybill.yml looks.
+	if v := bindMount(t, p, g, "deploy/grafana/provisioning"); v.Target != "/etc/grafana/provisioning" {
+		t.Errorf("grafana mounts ./deploy/grafana/provisioning on %s, want /etc/grafana/provisioning", v.Target)
+	}
+	dashboards := bindMount(t, p, g, "deploy/grafana/dashboards")
+	var provider struct {
+		Providers []struct{ Options struct{ Path string } }
+	}
+	readYAML(t, filepath.Join(p.WorkingDir, "deploy/grafana/provisioning/dashboards/waybill.yml"), &provider)
+	if len(provider.Providers) == 0 || provider.Providers[0].Options.Path != dashboards.Target {
+		t.Errorf("the dashboard provider reads %+v, want the mount of ./deploy/grafana/dashboards, %s", provider.Providers, dashboards.Target)
+	}
+	home := env("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+	if rel, ok := strings.CutPrefix(home, dashboards.Target+"/"); !ok {
+		t.Errorf("grafana home dashboard = %q, want a file under %s", home, dashboards.Target)
+	} else if _, err := os.Stat(filepath.Join(dashboards.Source, rel)); err != nil {
+		t.Errorf("grafana home dashboard: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
 )
 
@@ -240,4 +241,17 @@ func (h *healthChecker) checkDatabase() dbCheck {
 		c.capacity = capacity.NewPlan(server, h.instances, h.store.Stats().MaxOpenConnections)
 	}
 	return c
+}
+
+// CapacityGauges is the part of a capacity plan that /metrics publishes.
+func CapacityGauges(p capacity.Plan) metrics.Capacity {
+	return metrics.Capacity{
+		ServerMaxConnections:      p.ServerMaxConnections,
+		ReservedConnections:       p.ReservedConnections,
+		ServerConnections:         p.ServerConnections,
+		AppInstances:              p.AppInstances,
+		PlannedAppConnections:     p.PlannedAppConnections,
+		PlannedUtilizationPercent: p.PlannedUtilizationPercent,
+		Status:                    p.Status,
+	}
 }

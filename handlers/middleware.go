@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sirupsen/logrus"
 
+	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
 )
 
@@ -25,8 +26,9 @@ func requestID(c echo.Context) string {
 }
 
 // accessLog writes one line per request: id, method, route (the pattern,
-// never the raw URL with its query), status and latency.
-func accessLog(log *logrus.Logger) echo.MiddlewareFunc {
+// never the raw URL with its query), status and latency; and counts it in
+// the request metrics.
+func accessLog(log *logrus.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -36,16 +38,18 @@ func accessLog(log *logrus.Logger) echo.MiddlewareFunc {
 				// one the client gets.
 				c.Error(err)
 			}
+			elapsed := time.Since(start)
 			route := c.Path()
-			if route == "" {
-				route = "(unmatched)"
+			if route == "" || c.Response().Status == http.StatusNotFound && route == "/*" {
+				route = "unmatched"
 			}
+			m.ObserveRequest(c.Request().Method, route, c.Response().Status, elapsed)
 			log.WithFields(logrus.Fields{
 				"request_id": requestID(c),
 				"method":     c.Request().Method,
 				"route":      route,
 				"status":     c.Response().Status,
-				"latency_ms": float64(time.Since(start).Microseconds()) / 1000,
+				"latency_ms": float64(elapsed.Microseconds()) / 1000,
 				"bytes_out":  c.Response().Size,
 			}).Info("request")
 			return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
 )
 
@@ -32,8 +33,9 @@ type Options struct {
 	AppInstances int
 	// Version is reported by /health.
 	Version string
-	// OnCapacity, if not nil, is told every capacity plan /health computes.
-	OnCapacity func(capacity.Plan)
+	// Metrics is the Prometheus registry served at /metrics; nil means a
+	// fresh one without pool collectors.
+	Metrics *metrics.Metrics
 	// Draining reports whether the server is shutting down (readiness
 	// fails first, so load balancers stop sending traffic).
 	Draining func() bool
@@ -41,12 +43,15 @@ type Options struct {
 
 // New returns the Echo instance with every route and middleware.
 func New(o Options) *echo.Echo {
+	if o.Metrics == nil {
+		o.Metrics = metrics.New(o.Version, nil)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(o.Log)
 	e.Use(
 		middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}),
-		accessLog(o.Log),
+		accessLog(o.Log, o.Metrics),
 		recoverPanic(o.Log),
 		deadline(o.RequestTimeout),
 		middleware.BodyLimit(strconv.FormatInt(o.BodyLimit, 10)+"B"),
@@ -56,8 +61,10 @@ func New(o Options) *echo.Echo {
 
 	e.GET("/livez", livez)
 	e.GET("/readyz", readyz(o.Store, o.Draining))
-	health := &healthChecker{store: o.Store, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(), onPlan: o.OnCapacity}
+	health := &healthChecker{store: o.Store, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(),
+		onPlan: func(p capacity.Plan) { o.Metrics.SetCapacity(CapacityGauges(p)) }}
 	e.GET("/health", health.serve)
+	e.GET("/metrics", echo.WrapHandler(o.Metrics.Handler()))
 	e.GET("/problems/:code", problemDoc)
 	e.GET("/openapi.json", openAPIJSON)
 	e.GET("/openapi.yaml", openAPIYAML)
