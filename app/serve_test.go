@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -288,10 +289,10 @@ func (s *server) text(t *testing.T, path string) string {
 	return string(b)
 }
 
-// waitMetric waits until /metrics contains line.
+// waitMetric waits until /metrics has a sample line that is exactly line.
 func (s *server) waitMetric(t *testing.T, line string, limit time.Duration) {
 	t.Helper()
-	for start := time.Now(); !strings.Contains(s.text(t, "/metrics"), line); time.Sleep(50 * time.Millisecond) {
+	for start := time.Now(); !slices.Contains(strings.Split(s.text(t, "/metrics"), "\n"), line); time.Sleep(50 * time.Millisecond) {
 		if time.Since(start) > limit {
 			t.Fatalf("/metrics lacks %q after %s", line, limit)
 		}
@@ -480,14 +481,14 @@ func TestCapacityPlanOnSmallServer(t *testing.T) {
 		}
 	}
 	r := s.get(t, "/health", key)
-	metricsText := s.text(t, "/metrics")
+	samples := strings.Split(s.text(t, "/metrics"), "\n")
 	for _, want := range []string{
 		`waybill_db_capacity_status{status="critical"} 1`, `waybill_db_capacity_planned_utilization_percent 95.24`,
 		`waybill_db_capacity_server_max_connections 23`, "waybill_ready 1", `go_sql_max_open_connections{db_name="primary"} 4`,
 		`go_sql_max_open_connections{db_name="health"} 1`, `waybill_http_requests_total{method="GET",route="/health",status="200"} 1`,
 	} {
-		if !strings.Contains(metricsText, want) {
-			t.Errorf("/metrics lacks %s", want)
+		if !slices.Contains(samples, want) {
+			t.Errorf("/metrics lacks the sample %s", want)
 		}
 	}
 	db, _ := r.body["database"].(map[string]any)
