@@ -29,25 +29,25 @@ func TestNewPlan(t *testing.T) {
 			recommend: []string{"DB_MAX_OPEN_CONNS to at most 13", "4 instance(s) × 14 = 56", "max_connections to at least 143"},
 		},
 		{
-			name:   "warning band", server: Server{MaxConnections: 100, SuperuserReserved: 3, Reserved: 2}, instances: 1, pool: 70,
+			name: "warning band", server: Server{MaxConnections: 100, SuperuserReserved: 3, Reserved: 2}, instances: 1, pool: 70,
 			want: Plan{ServerMaxConnections: 100, ReservedConnections: 5, AppInstances: 1, PlannedAppConnections: 71,
 				PlannedUtilizationPercent: 74.74, Status: Warning},
 			recommend: []string{"DB_MAX_OPEN_CONNS to at most 56", "max_connections to at least 124"},
 		},
 		{
-			name:   "exactly 60 % is ok", server: Server{MaxConnections: 103, SuperuserReserved: 3}, instances: 3, pool: 19,
+			name: "exactly 60 % is ok", server: Server{MaxConnections: 103, SuperuserReserved: 3}, instances: 3, pool: 19,
 			want: Plan{ServerMaxConnections: 103, ReservedConnections: 3, AppInstances: 3, PlannedAppConnections: 60,
 				PlannedUtilizationPercent: 60, Status: OK},
 		},
 		{
-			name:   "too many instances for any pool", server: Server{MaxConnections: 20, SuperuserReserved: 3}, instances: 10, pool: 4,
+			name: "too many instances for any pool", server: Server{MaxConnections: 20, SuperuserReserved: 3}, instances: 10, pool: 4,
 			want: Plan{ServerMaxConnections: 20, ReservedConnections: 3, AppInstances: 10, PlannedAppConnections: 50,
 				PlannedUtilizationPercent: 294.12, Status: Critical},
 			recommend: []string{"10 instances cannot share 17 usable connections", "max_connections to at least 87"},
 		},
 		{
-			name:   "nothing usable", server: Server{MaxConnections: 3, SuperuserReserved: 3}, instances: 1, pool: 1,
-			want: Plan{ServerMaxConnections: 3, ReservedConnections: 3, AppInstances: 1, PlannedAppConnections: 2, Status: Critical},
+			name: "nothing usable", server: Server{MaxConnections: 3, SuperuserReserved: 3}, instances: 1, pool: 1,
+			want:      Plan{ServerMaxConnections: 3, ReservedConnections: 3, AppInstances: 1, PlannedAppConnections: 2, Status: Critical},
 			recommend: []string{"raise max_connections to at least 7"},
 		},
 	}

@@ -1,4 +1,5 @@
-// Package deploytest checks the deployment files at the repository's root
-// (compose.yaml) by loading them the way Docker Compose does. It has tests
-// only.
+// Package deploytest checks the deployment files: compose.yaml, loaded the
+// way Docker Compose loads it, and deploy/ (Prometheus configuration and
+// alert rules with promtool, the Grafana dashboard against the metrics
+// Waybill really exports). It has tests only.
 package deploytest
