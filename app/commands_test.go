@@ -73,6 +73,12 @@ func TestAPIKeyCommands(t *testing.T) {
 	if r := s.get(t, path, key); r.status != http.StatusUnauthorized {
 		t.Errorf("with the revoked key: %d, want 401", r.status)
 	}
+	// Requests are counted by route template, never by raw path.
+	samples := s.text(t, "/metrics")
+	if !strings.Contains(samples, `waybill_http_requests_total{method="GET",route="/v1/shipments/:id",status="404"} 1`) ||
+		strings.Contains(samples, "00000000-0000-0000-0000-000000000001") {
+		t.Error("/metrics does not count requests by route template")
+	}
 	if code, _, _ := run(t, env, "apikey", "revoke", id); code != 1 {
 		t.Errorf("revoking twice: exit %d, want 1", code)
 	}
