@@ -38,7 +38,9 @@ func commands() []command {
 		{"serve", "run the HTTP API (the default command)", runServe},
 		{"migrate", "apply or inspect schema migrations: up|down|status|version|redo|to N", runMigrate},
 		{"apikey", "manage API keys: create --name N [--scope read|write], list, revoke ID", runAPIKey},
+		{"seed", "load realistic demo shipments with COPY: --shipments N [--seed S]", runSeed},
 		{"dev", "zero-config local run: find or start a PostgreSQL, migrate, seed, serve", runDev},
+		{"monitor", "the database monitoring report (exit 0 ok, 1 warning, 2 critical, 3 cannot connect)", runMonitor},
 	}
 }
 
@@ -66,9 +68,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			continue
 		}
 		err := c.run(ctx, e, args)
+		var xe exitError
 		switch {
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return exitOK
+		case errors.As(err, &xe):
+			if xe.msg != "" {
+				fmt.Fprintf(stderr, "waybill %s: %s\n", name, xe.msg)
+			}
+			return xe.code
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "waybill %s: %v\n", name, err)
 			return exitUsage

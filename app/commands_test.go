@@ -83,3 +83,14 @@ func TestAPIKeyCommands(t *testing.T) {
 		t.Errorf("revoking twice: exit %d, want 1", code)
 	}
 }
+
+func TestSeedCommand(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": testdb.New(t)}
+	code, stdout, stderr := run(t, env, "seed", "--shipments", "2500", "--seed", "3")
+	if code != 0 || !strings.HasPrefix(stdout, "loaded 2500 shipments in ") || stderr != "" {
+		t.Fatalf("seed: exit %d, stdout %q, stderr %q (no progress bar when not a terminal)", code, stdout, stderr)
+	}
+	if code, _, _ := run(t, env, "seed"); code != 2 {
+		t.Errorf("seed without --shipments: exit %d, want 2", code)
+	}
+}
