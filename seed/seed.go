@@ -6,6 +6,7 @@ package seed
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -91,6 +92,11 @@ func Load(ctx context.Context, conn *pgx.Conn, o Options) error {
 
 type place struct{ city, state, zip, country string }
 
+// location is the place as a tracking_location document.
+func (p place) location() string {
+	return fmt.Sprintf(`{"city": %q, "state": %q, "country": %q}`, p.city, p.state, p.country)
+}
+
 // places are real cities; most traffic is domestic (US), some
 // international.
 var places = []place{
@@ -142,9 +148,8 @@ func newGenerator(seed uint64, now time.Time, days int) *generator {
 // id is a version-4 UUID drawn from the generator, so ids repeat with the seed.
 func (g *generator) id() uuid.UUID {
 	var u uuid.UUID
-	for i := range u {
-		u[i] = byte(g.rng.Uint32())
-	}
+	binary.LittleEndian.PutUint64(u[:8], g.rng.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], g.rng.Uint64())
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
@@ -251,7 +256,7 @@ type event struct {
 // Older shipments are mostly delivered, about 85 % of them on time; a few
 // fail, return or are cancelled; recent ones are still on their way.
 func (g *generator) lifecycle(created, est time.Time, to place) (string, *time.Time, []event) {
-	loc := fmt.Sprintf(`{"city": %q, "state": %q, "country": %q}`, to.city, to.state, to.country)
+	loc := to.location()
 	at := func(d time.Duration) time.Time { return created.Add(d).Truncate(time.Microsecond) }
 	labelAt := at(time.Hour)
 	if labelAt.After(g.now) {
