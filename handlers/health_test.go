@@ -36,8 +36,8 @@ func TestHealthReport(t *testing.T) {
 		t.Errorf("anonymous /health = %d %v, want 200 and only the status", code, body)
 	}
 	code, body = f.health(t, "wb_wrong")
-	if len(body) != 1 {
-		t.Errorf("/health with an unknown key showed %v", body)
+	if code != 200 || len(body) != 1 {
+		t.Errorf("/health with an unknown key = %d %v, want 200 and only the status", code, body)
 	}
 
 	code, body = f.health(t, key)

@@ -438,7 +438,7 @@ func TestAddresses(t *testing.T) {
 	checkProblem(t, rec.Code, rec.Header(), body, 412, "precondition_failed")
 	rec, body = f.send(t, http.MethodDelete, "/v1/addresses/"+id, key, "")
 	checkProblem(t, rec.Code, rec.Header(), body, 409, "conflict")
-	rec, body = f.send(t, http.MethodPost, "/v1/addresses", key, `{"street1": "1", "city": "2", "zip": "3", "easypost_id": "adr_1"}`)
+	rec, _ = f.send(t, http.MethodPost, "/v1/addresses", key, `{"street1": "1", "city": "2", "zip": "3", "easypost_id": "adr_1"}`)
 	if rec.Code != 201 {
 		t.Fatalf("create: %d", rec.Code)
 	}
