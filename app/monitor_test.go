@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waybill/waybill/models"
 	"github.com/waybill/waybill/testdb"
 )
 
@@ -311,5 +312,23 @@ func TestMonitorWatch(t *testing.T) {
 	wantExit(t, code, last)
 	if stderr.Len() != 0 {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+// TestMonitorReadsRunningWaybill points --server at a real waybill serve
+// and finds its pool's own view in the report.
+func TestMonitorReadsRunningWaybill(t *testing.T) {
+	dbURL := testdb.New(t)
+	key := apiKeyFor(t, dbURL, models.ScopeRead)
+	env := map[string]string{"DATABASE_URL": dbURL, "DB_MAX_OPEN_CONNS": "7"}
+	s := startWaybill(t, env)
+	code, m, stderr := monitorJSON(t, env, "--server", s.base, "--api-key", key)
+	if stderr != "" {
+		t.Errorf("stderr %q", stderr)
+	}
+	wantExit(t, code, m)
+	if field(m, "waybill_pool", "status") != "healthy" || field(m, "waybill_pool", "database", "pool_max") != float64(7) ||
+		field(m, "waybill_pool", "error") != nil && field(m, "waybill_pool", "error") != "" {
+		t.Errorf("waybill_pool = %v", m["waybill_pool"])
 	}
 }
