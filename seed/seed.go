@@ -66,23 +66,33 @@ func Load(ctx context.Context, conn *pgx.Conn, o Options) error {
 		pgx.CopyFromSlice(len(addresses), func(i int) ([]any, error) { return addresses[i].row(), nil })); err != nil {
 		return fmt.Errorf("copy addresses: %w", err)
 	}
-	for done := 0; done < o.Shipments; {
-		n := min(batch, o.Shipments-done)
-		parcels, shipments, events := g.shipments(n, addresses)
-		for _, c := range []struct {
+	// Generate the next batch while the database takes this one: the
+	// generator and PostgreSQL each keep a core busy.
+	batches := make(chan [3][][]any, 1)
+	genCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		defer close(batches)
+		for left := o.Shipments; left > 0; left -= batch {
+			parcels, shipments, events := g.shipments(min(batch, left), addresses)
+			select {
+			case batches <- [3][][]any{parcels, shipments, events}:
+			case <-genCtx.Done():
+				return
+			}
+		}
+	}()
+	done := 0
+	for b := range batches {
+		for i, c := range []struct {
 			table string
 			cols  []string
-			rows  [][]any
-		}{
-			{"parcels", parcelColumns, parcels},
-			{"shipments", shipmentColumns, shipments},
-			{"shipment_events", eventColumns, events},
-		} {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
+		}{{"parcels", parcelColumns}, {"shipments", shipmentColumns}, {"shipment_events", eventColumns}} {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(b[i])); err != nil {
 				return fmt.Errorf("copy %s: %w", c.table, err)
 			}
 		}
-		done += n
+		done += len(b[1])
 		if o.Progress != nil {
 			o.Progress(done)
 		}
