@@ -41,6 +41,7 @@ func commands() []command {
 		{"seed", "load realistic demo shipments with COPY: --shipments N [--seed S]", runSeed},
 		{"dev", "zero-config local run: find or start a PostgreSQL, migrate, seed, serve", runDev},
 		{"monitor", "the database monitoring report (exit 0 ok, 1 warning, 2 critical, 3 cannot connect)", runMonitor},
+		{"rollup", "recompute analytics rollups: --from DATE --to DATE", runRollup},
 	}
 }
 

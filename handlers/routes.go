@@ -96,6 +96,8 @@ func New(o Options) *echo.Echo {
 	v1.DELETE("/addresses/:id", deleteOne(o.Store.DeleteAddress))
 
 	routeAnalytics(v1, o.Store)
+	v1.GET("/analytics/dashboard", dashboard(o.Store))
+	v1.POST("/analytics/rollups", rollups(o.Store))
 
 	return e
 }
