@@ -63,8 +63,13 @@ func TestDevLocalCluster(t *testing.T) {
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("%s still exists after dev returned (stat: %v): the cluster was not stopped", pidFile, err)
 	}
-	if !exited(pid) {
-		t.Errorf("the cluster's postmaster (pid %d) still runs after dev returned", pid)
+	// pg_ctl stop returns once the postmaster removed its pid file; the
+	// process itself ends a moment later (longer on a loaded machine).
+	for start := time.Now(); !exited(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("the cluster's postmaster (pid %d) still runs 5s after dev returned", pid)
+			break
+		}
 	}
 }
 
