@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestCluster(t *testing.T) {
@@ -29,8 +30,17 @@ func TestCluster(t *testing.T) {
 	if dir == "" {
 		t.Fatal("the cluster never answered")
 	}
-	if pids := postmasters(t, dir); len(pids) > 0 {
-		t.Errorf("postgres -D %s still runs after the test (pids %v)", dir, pids)
+	// pg_ctl stop returns once the pid file is gone; the process ends a
+	// moment later.
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		pids := postmasters(t, dir)
+		if len(pids) == 0 {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("postgres -D %s still runs 5s after the test (pids %v)", dir, pids)
+			break
+		}
 	}
 	if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
 		t.Errorf("the cluster's directory %s is still there (stat: %v)", filepath.Dir(dir), err)
