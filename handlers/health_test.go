@@ -125,7 +125,12 @@ func TestHealthPoolFiguresMove(t *testing.T) {
 		var one int
 		_ = pool.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// database/sql counts a wait when it starts.
+	for start := time.Now(); pool.Stats().WaitCount == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the fifth query never waited for the pool")
+		}
+	}
 	release()
 	wg.Wait()
 	_, body = f.health(t, key)
