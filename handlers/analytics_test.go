@@ -432,11 +432,7 @@ func TestSummaries(t *testing.T) {
 			t.Errorf("GET after PATCH = %v, want %v", stored, got)
 		}
 
-		for _, tt := range []struct {
-			body   string
-			status int
-			fields []string
-		}{
+		analyticsRejectedPatches(t, f, key, one, got, []rejectedPatch{
 			{`{"period":null}`, 422, []string{"period"}},
 			{`{"date":null,"total_cost":null,"currency":null}`, 422, []string{"currency", "date", "total_cost"}},
 			{`{"failed_shipments":3}`, 422, []string{"successful_shipments"}},
@@ -444,19 +440,7 @@ func TestSummaries(t *testing.T) {
 			{`{"id":"00000000-0000-0000-0000-000000000001"}`, 422, []string{"id"}},
 			{`{"date":"2025-07-01","period":"weekly","currency":"EUR"}`, 409, nil},
 			{`{"total_shipments":"ten"}`, 400, nil},
-		} {
-			rec, body := f.send(t, http.MethodPatch, one, key, tt.body)
-			code := map[int]string{400: "bad_request", 409: "conflict", 422: "validation_failed"}[tt.status]
-			checkProblem(t, rec.Code, rec.Header(), body, tt.status, code)
-			if tt.fields != nil {
-				if diff := cmp.Diff(tt.fields, analyticsErrorFields(body)); diff != "" {
-					t.Errorf("PATCH %s: fields (-want +got):\n%s", tt.body, diff)
-				}
-			}
-		}
-		if _, stored := f.send(t, http.MethodGet, one, key, ""); !cmp.Equal(stored, got) {
-			t.Errorf("failed PATCHes changed the row: %v, want %v", stored, got)
-		}
+		})
 
 		// If-Match: a stale ETag is 412, the current one applies.
 		rec, _ = f.send(t, http.MethodGet, one, key, "")
@@ -603,29 +587,13 @@ func TestCarrierPerformance(t *testing.T) {
 		if !analyticsTime(t, got["updated_at"]).After(analyticsTime(t, created["updated_at"])) {
 			t.Errorf("updated_at %v did not move past %v", got["updated_at"], created["updated_at"])
 		}
-		for _, tt := range []struct {
-			body   string
-			status int
-			fields []string
-		}{
+		analyticsRejectedPatches(t, f, key, one, got, []rejectedPatch{
 			{`{"carrier":null}`, 422, []string{"carrier"}},
 			{`{"service":""}`, 422, []string{"service"}},
 			{`{"max_delivery_days":0}`, 422, []string{"min_delivery_days"}},
 			{`{"on_time_deliveries":5}`, 422, []string{"total_shipments"}},
 			{`{"carrier":"USPS","service":"Priority"}`, 409, nil},
-		} {
-			rec, body := f.send(t, http.MethodPatch, one, key, tt.body)
-			code := map[int]string{409: "conflict", 422: "validation_failed"}[tt.status]
-			checkProblem(t, rec.Code, rec.Header(), body, tt.status, code)
-			if tt.fields != nil {
-				if diff := cmp.Diff(tt.fields, analyticsErrorFields(body)); diff != "" {
-					t.Errorf("PATCH %s: fields (-want +got):\n%s", tt.body, diff)
-				}
-			}
-		}
-		if _, stored := f.send(t, http.MethodGet, one, key, ""); !cmp.Equal(stored, got) {
-			t.Errorf("failed PATCHes changed the row: %v, want %v", stored, got)
-		}
+		})
 		// Clearing max_delivery_days lifts the min ≤ max rule.
 		if rec, body := f.send(t, http.MethodPatch, one, key, `{"max_delivery_days":null,"min_delivery_days":9}`); rec.Code != 200 ||
 			body["max_delivery_days"] != nil || body["min_delivery_days"] != float64(9) {
@@ -796,5 +764,32 @@ func TestSystemMetricsWindow(t *testing.T) {
 		"start_date=2020-05-01", "period=daily"} {
 		rec, body := f.send(t, http.MethodGet, path+"?"+bad, key, "")
 		checkProblem(t, rec.Code, rec.Header(), body, 400, "bad_request")
+	}
+}
+
+// rejectedPatch is a PATCH body that must be refused with status, naming
+// fields (nil: not checked).
+type rejectedPatch struct {
+	body   string
+	status int
+	fields []string
+}
+
+// analyticsRejectedPatches sends each patch to one and checks it is
+// refused as described, and that the row still reads as stored.
+func analyticsRejectedPatches(t *testing.T, f *fixture, key, one string, stored map[string]any, patches []rejectedPatch) {
+	t.Helper()
+	codes := map[int]string{400: "bad_request", 409: "conflict", 422: "validation_failed"}
+	for _, p := range patches {
+		rec, body := f.send(t, http.MethodPatch, one, key, p.body)
+		checkProblem(t, rec.Code, rec.Header(), body, p.status, codes[p.status])
+		if p.fields != nil {
+			if diff := cmp.Diff(p.fields, analyticsErrorFields(body)); diff != "" {
+				t.Errorf("PATCH %s: fields (-want +got):\n%s", p.body, diff)
+			}
+		}
+	}
+	if _, now := f.send(t, http.MethodGet, one, key, ""); !cmp.Equal(now, stored) {
+		t.Errorf("failed PATCHes changed the row: %v, want %v", now, stored)
 	}
 }
