@@ -22,6 +22,11 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
+// dashboardRefreshInterval is how often serve recomputes the dashboard's
+// days that changes have marked (docs/analytics.md). Between refreshes
+// those days are computed from the shipments: always true, only slower.
+const dashboardRefreshInterval = 10 * time.Second
+
 const serveUsage = `Usage: waybill serve
 
 Runs the HTTP API on HTTP_ADDR until SIGINT or SIGTERM. Configuration is
@@ -125,6 +130,17 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	defer stopWatch()
 	if store != nil {
 		go watchDatabase(watchCtx, store, cfg, log, m)
+		go store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, func(days []models.Date, took time.Duration, err error) {
+			switch {
+			case errors.Is(err, models.ErrUnavailable):
+				// watchDatabase reports the outage.
+			case err != nil:
+				log.WithError(err).Warn("dashboard refresh failed; its days are computed from the shipments until the next one")
+			default:
+				log.WithFields(logrus.Fields{"days": len(days), "first": days[0], "last": days[len(days)-1],
+					"took_ms": took.Milliseconds()}).Debug("dashboard refreshed")
+			}
+		})
 	}
 
 	served := make(chan error, 1)

@@ -3,6 +3,7 @@ package models
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -121,66 +122,148 @@ type Dashboard struct {
 }
 
 // The sets of GROUPING(day, carrier, currency) in dashboardSQL: a bit is
-// set for each column aggregated away.
+// set for each column aggregated away. groupRoute marks the top routes,
+// which are not a grouping set.
 const (
 	groupAll             = 7 // ()
 	groupCurrency        = 6 // (currency)
 	groupCarrier         = 5 // (carrier)
 	groupCarrierCurrency = 4 // (carrier, currency)
 	groupDayCurrency     = 2 // (day, currency)
+	groupRoute           = 8
+	groupUnmaterialized  = 9
 )
 
-// dashboardSQL makes one pass over the range's shipments ($1 ≤ created_at
-// < $2) and returns every group the dashboard needs; the (day, currency)
-// groups are joined to every day from $3 to $4 so that a day without
-// shipments comes back as a row of zeros (currency NULL).
-const dashboardSQL = `
-WITH s AS (
-    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, carrier, currency, status, total_cost,
-           delivery_date, est_delivery_date
-    FROM shipments
-    WHERE created_at >= $1 AND created_at < $2
+// shipmentsOfDaysSQL joins each day of a relation d(day) to the shipments
+// created on it, in UTC; the planner turns it into one index range scan of
+// shipments per day.
+const shipmentsOfDaysSQL = `
+JOIN shipments AS s ON s.created_at >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND s.created_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'`
+
+// dayFiguresSQL adds up the shipments of each day of d(day) by carrier and
+// currency: the columns of dashboard_daily. docs/analytics.md defines each.
+const dayFiguresSQL = `
+SELECT d.day, s.carrier, s.currency,
+       count(*) AS shipments,
+       count(*) FILTER (WHERE s.status = 'delivered') AS delivered,
+       count(*) FILTER (WHERE s.status IN ('pre_transit', 'in_transit', 'out_for_delivery', 'available_for_pickup')) AS in_transit,
+       count(*) FILTER (WHERE s.status IN ('failure', 'error', 'return_to_sender')) AS failed,
+       count(s.total_cost) AS priced,
+       coalesce(sum(s.total_cost), 0) AS cost,
+       count(*) FILTER (WHERE s.status = 'delivered' AND s.delivery_date IS NOT NULL AND s.est_delivery_date IS NOT NULL) AS timed,
+       count(*) FILTER (WHERE s.status = 'delivered' AND s.delivery_date <= s.est_delivery_date) AS on_time
+FROM %s AS d` + shipmentsOfDaysSQL + `
+GROUP BY d.day, s.carrier, s.currency`
+
+// dayRoutesSQL counts the shipments of each day of d(day) by origin and
+// destination place; the addresses table is joined twice, once per end,
+// under its own alias.
+const dayRoutesSQL = `
+SELECT d.day, o.city AS origin_city, o.state AS origin_state, o.country AS origin_country,
+       t.city AS destination_city, t.state AS destination_state, t.country AS destination_country,
+       count(*) AS shipments
+FROM %s AS d` + shipmentsOfDaysSQL + `
+JOIN addresses AS o ON o.id = s.from_address_id
+JOIN addresses AS t ON t.id = s.to_address_id
+GROUP BY d.day, o.city, o.state, o.country, t.city, t.state, t.country`
+
+// dashboardSQL answers the whole dashboard for the days $1 to $2 in one
+// statement, so every figure comes from one snapshot. A day is read from
+// the per-day tables when it is materialized and unmarked ("fresh") and
+// computed from the shipments otherwise ("live"); the sums are the same
+// either way. It returns, ordered by g:
+//   - the grouping sets of the range's figures (g = groupAll …
+//     groupDayCurrency), the (day, currency) groups joined to every day of
+//     the range so that a day without shipments is a row of zeros
+//     (currency NULL);
+//   - the top ten routes (g = groupRoute) in order, ties broken by the
+//     places' text in byte order so the answer does not depend on the
+//     database's locale;
+//   - the days of the range, up to today, that are not materialized yet
+//     (g = groupUnmaterialized), for the caller to have materialized.
+var dashboardSQL = fmt.Sprintf(`
+WITH days AS (
+    SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') AS d
+),
+fresh AS (
+    SELECT m.day FROM dashboard_days AS m
+    WHERE m.day BETWEEN $1 AND $2
+      AND NOT EXISTS (SELECT FROM dashboard_stale AS st WHERE st.day = m.day)
+),
+live AS (
+    SELECT day FROM days EXCEPT SELECT day FROM fresh
+),
+per_day AS (
+    SELECT day, carrier, currency, shipments, delivered, in_transit, failed, priced, cost, timed, on_time
+    FROM dashboard_daily WHERE day IN (SELECT day FROM fresh)
+    UNION ALL
+    SELECT * FROM (%s) AS l
+    WHERE EXISTS (SELECT FROM live)
 ),
 agg AS (
     SELECT GROUPING(day, carrier, currency) AS g, day, carrier, currency,
-           count(*) AS n,
-           count(*) FILTER (WHERE status = 'delivered') AS delivered,
-           count(*) FILTER (WHERE status IN ('pre_transit', 'in_transit', 'out_for_delivery', 'available_for_pickup')) AS in_transit,
-           count(*) FILTER (WHERE status IN ('failure', 'error', 'return_to_sender')) AS failed,
-           coalesce(sum(total_cost), 0) AS cost,
-           round(avg(total_cost), 2) AS avg_cost,
-           round(100.0 * count(*) FILTER (WHERE status = 'delivered') / nullif(count(*), 0), 2)::float8 AS delivery_rate,
-           round(100.0 * count(*) FILTER (WHERE status = 'delivered' AND delivery_date <= est_delivery_date)
-                 / nullif(count(*) FILTER (WHERE status = 'delivered' AND delivery_date IS NOT NULL AND est_delivery_date IS NOT NULL), 0),
-                 2)::float8 AS on_time_rate
-    FROM s
+           coalesce(sum(shipments), 0) AS n, coalesce(sum(delivered), 0) AS delivered,
+           coalesce(sum(in_transit), 0) AS in_transit, coalesce(sum(failed), 0) AS failed,
+           coalesce(sum(cost), 0) AS cost,
+           round(sum(cost) / nullif(sum(priced), 0), 2) AS avg_cost,
+           round(100.0 * sum(delivered) / nullif(sum(shipments), 0), 2)::float8 AS delivery_rate,
+           round(100.0 * sum(on_time) / nullif(sum(timed), 0), 2)::float8 AS on_time_rate
+    FROM per_day
     GROUP BY GROUPING SETS ((), (currency), (carrier), (carrier, currency), (day, currency))
 ),
-days AS (
-    SELECT d::date AS day FROM generate_series($3::date, $4::date, interval '1 day') AS d
+whole_weeks AS (
+    SELECT w.week FROM (SELECT DISTINCT date_trunc('week', day::timestamp)::date AS week FROM days) AS w
+    WHERE w.week >= $1 AND w.week + 6 <= $2
+      AND (SELECT count(*) FROM fresh AS f WHERE f.day >= w.week AND f.day < w.week + 7) = 7
+),
+routes AS (
+    SELECT r.origin_city, r.origin_state, r.origin_country,
+           r.destination_city, r.destination_state, r.destination_country, x.shipments
+    FROM (SELECT route_id, sum(shipments) AS shipments
+          FROM (SELECT route_id, shipments FROM dashboard_weekly_routes
+                WHERE week IN (SELECT week FROM whole_weeks)
+                UNION ALL
+                SELECT route_id, shipments FROM dashboard_daily_routes
+                WHERE day IN (SELECT day FROM fresh
+                              WHERE date_trunc('week', day::timestamp)::date NOT IN (SELECT week FROM whole_weeks))
+               ) AS counted
+          GROUP BY route_id) AS x
+    JOIN dashboard_routes AS r ON r.id = x.route_id
+    UNION ALL
+    SELECT origin_city, origin_state, origin_country, destination_city, destination_state, destination_country, shipments
+    FROM (%s) AS l
+    WHERE EXISTS (SELECT FROM live)
+),
+top_routes AS (
+    SELECT origin_city, origin_state, origin_country, destination_city, destination_state, destination_country,
+           sum(shipments) AS n,
+           row_number() OVER (ORDER BY sum(shipments) DESC,
+               origin_country COLLATE "C", origin_state COLLATE "C", origin_city COLLATE "C",
+               destination_country COLLATE "C", destination_state COLLATE "C", destination_city COLLATE "C") AS rank
+    FROM routes
+    GROUP BY origin_city, origin_state, origin_country, destination_city, destination_state, destination_country
+    ORDER BY rank
+    LIMIT 10
 )
-SELECT g, day, carrier, currency, n, delivered, in_transit, failed, cost, avg_cost, delivery_rate, on_time_rate
-FROM agg WHERE g <> 2
+SELECT g, day, carrier, currency, n, delivered, in_transit, failed, cost, avg_cost, delivery_rate, on_time_rate,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL::bigint AS rank
+FROM agg WHERE g <> %d
 UNION ALL
-SELECT 2, days.day, NULL, a.currency, coalesce(a.n, 0), 0, 0, 0, coalesce(a.cost, 0), a.avg_cost, NULL, NULL
-FROM days LEFT JOIN agg AS a ON a.g = 2 AND a.day = days.day
-ORDER BY g, day, currency`
-
-// topRoutesSQL counts the range's shipments by origin and destination
-// place; the addresses table is joined twice, once per end, under its own
-// alias. Ties are broken by the places' text in byte order, so the answer
-// does not depend on the database's locale.
-const topRoutesSQL = `
-SELECT o.city, o.state, o.country, d.city, d.state, d.country, count(*) AS n
-FROM shipments AS s
-JOIN addresses AS o ON o.id = s.from_address_id
-JOIN addresses AS d ON d.id = s.to_address_id
-WHERE s.created_at >= $1 AND s.created_at < $2
-GROUP BY o.city, o.state, o.country, d.city, d.state, d.country
-ORDER BY n DESC,
-         o.country COLLATE "C", o.state COLLATE "C", o.city COLLATE "C",
-         d.country COLLATE "C", d.state COLLATE "C", d.city COLLATE "C"
-LIMIT 10`
+SELECT %[3]d, days.day, NULL, a.currency, coalesce(a.n, 0), 0, 0, 0, coalesce(a.cost, 0), a.avg_cost, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM days LEFT JOIN agg AS a ON a.g = %[3]d AND a.day = days.day
+UNION ALL
+SELECT %d, NULL, NULL, NULL, n, 0, 0, 0, 0, NULL, NULL, NULL,
+       origin_city, origin_state, origin_country, destination_city, destination_state, destination_country, rank
+FROM top_routes
+UNION ALL
+SELECT %d, day, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM days
+WHERE day <= (now() AT TIME ZONE 'UTC')::date AND day NOT IN (SELECT day FROM dashboard_days)
+ORDER BY 1, 2, 4, 19`,
+	fmt.Sprintf(dayFiguresSQL, "live"), fmt.Sprintf(dayRoutesSQL, "live"),
+	groupDayCurrency, groupRoute, groupUnmaterialized)
 
 // dashboardRow is one row of dashboardSQL.
 type dashboardRow struct {
@@ -191,6 +274,8 @@ type dashboardRow struct {
 	cost                          Money
 	avgCost                       *Money
 	deliveryRate, onTimeRate      *float64
+	route                         Route
+	rank                          *int64
 }
 
 // Dashboard computes the dashboard of the shipments created from start to
@@ -202,24 +287,29 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 	if err := v.Err(); err != nil {
 		return Dashboard{}, err
 	}
-	lo, hi := dayBounds(start, end)
 	d := Dashboard{
 		DateRange: DateRange{StartDate: start, EndDate: end, Days: Days(start, end)},
 		ByCarrier: []CarrierFigures{}, ByDate: []DateFigures{}, TopRoutes: []Route{},
 	}
 
-	rows, err := s.pool.QueryContext(ctx, dashboardSQL, lo, hi, start, end)
+	rows, err := s.pool.QueryContext(ctx, dashboardSQL, start, end)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
 	}
 	var all []dashboardRow
 	for rows.Next() {
 		var r dashboardRow
+		// Only route rows have places.
+		var oCity, oCountry, tCity, tCountry sql.NullString
+		o, t := &r.route.Origin, &r.route.Destination
 		if err := rows.Scan(&r.g, &r.day, &r.carrier, &r.currency, &r.n, &r.delivered, &r.inTransit, &r.fail,
-			&r.cost, &r.avgCost, &r.deliveryRate, &r.onTimeRate); err != nil {
+			&r.cost, &r.avgCost, &r.deliveryRate, &r.onTimeRate,
+			&oCity, &o.State, &oCountry, &tCity, &t.State, &tCountry, &r.rank); err != nil {
 			rows.Close()
 			return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
 		}
+		o.City, o.Country, t.City, t.Country = oCity.String, oCountry.String, tCity.String, tCountry.String
+		r.route.Shipments = r.n
 		all = append(all, r)
 	}
 	rows.Close()
@@ -269,6 +359,7 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 	dayCosts := map[time.Time]map[string]dashboardRow{}
 	var dayOrder []time.Time
 	dayCounts := map[time.Time]int{}
+	var unmaterialized []Date
 	carrierKey := func(c *string) string {
 		if c == nil {
 			return "\x00null"
@@ -302,7 +393,14 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 				dayCosts[day][*r.currency] = r
 			}
 			dayCounts[day] += r.n
+		case groupRoute:
+			d.TopRoutes = append(d.TopRoutes, r.route)
+		case groupUnmaterialized:
+			unmaterialized = append(unmaterialized, Date{r.day.UTC()})
 		}
+	}
+	if len(unmaterialized) > 0 {
+		s.materializeLater(unmaterialized)
 	}
 	d.Summary.TotalCost, d.Summary.AverageCost = costs(summaryCosts, false), costs(summaryCosts, true)
 	for i := range d.ByCarrier {
@@ -323,22 +421,6 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 		d.ByDate = append(d.ByDate, DateFigures{Date: Date{day}, Shipments: dayCounts[day], TotalCost: costs(dayCosts[day], false)})
 	}
 
-	routes, err := s.pool.QueryContext(ctx, topRoutesSQL, lo, hi)
-	if err != nil {
-		return Dashboard{}, fmt.Errorf("dashboard top routes: %w", classify(err))
-	}
-	defer routes.Close()
-	for routes.Next() {
-		var r Route
-		if err := routes.Scan(&r.Origin.City, &r.Origin.State, &r.Origin.Country,
-			&r.Destination.City, &r.Destination.State, &r.Destination.Country, &r.Shipments); err != nil {
-			return Dashboard{}, fmt.Errorf("dashboard top routes: %w", classify(err))
-		}
-		d.TopRoutes = append(d.TopRoutes, r)
-	}
-	if err := routes.Err(); err != nil {
-		return Dashboard{}, fmt.Errorf("dashboard top routes: %w", classify(err))
-	}
 	return d, nil
 }
 

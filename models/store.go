@@ -55,6 +55,8 @@ type Store struct {
 	db     *gorm.DB
 	pool   *sql.DB
 	health *sql.DB
+	// dashQueue holds the days dashboards found unmaterialized.
+	dashQueue *dashboardQueue
 }
 
 // Open prepares a Store for the database at dsn. It does not connect: the
@@ -90,7 +92,7 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		health.Close()
 		return nil, fmt.Errorf("gorm: %w", err)
 	}
-	return &Store{db: db, pool: pool, health: health}, nil
+	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue()}, nil
 }
 
 func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
@@ -113,6 +115,10 @@ func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
 	// Timestamps are sent and read as instants; pinning the session zone
 	// keeps any text rendering (and date_trunc) in UTC.
 	cfg.RuntimeParams["timezone"] = "UTC"
+	// JIT compilation pays off for long analytical scans, not for the
+	// short statements of an API, and a poor row estimate can make it
+	// spend seconds compiling a query that runs in milliseconds.
+	cfg.RuntimeParams["jit"] = "off"
 	if o.PgBouncer {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
