@@ -79,7 +79,9 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bo
 // byID loads the row of T with that id into dst, or returns ErrNotFound.
 func byID[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string) (T, error) {
 	var row T
-	if err := db.WithContext(ctx).Take(&row, "id = ?", id).Error; err != nil {
+	// The column is qualified for queries that join other tables.
+	idIs := clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: "id"}, Value: id}
+	if err := db.WithContext(ctx).Take(&row, idIs).Error; err != nil {
 		return row, fmt.Errorf("%s %s: %w", what, id, classify(err))
 	}
 	return row, nil

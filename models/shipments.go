@@ -125,16 +125,25 @@ func (sh *Shipment) addresses() []addressRef {
 	}
 }
 
-// expand loads a shipment's addresses, parcel and customs info.
+// expand loads a shipment's addresses, parcel and customs info with one
+// statement per association, for a read that locks the shipment (FOR
+// UPDATE cannot apply to the nullable side of an outer join).
 func expand(db *gorm.DB) *gorm.DB {
 	return db.Preload("FromAddress").Preload("ToAddress").Preload("ReturnAddress").Preload("BuyerAddress").
 		Preload("Parcel").Preload("CustomsInfo")
 }
 
+// joined reads shipments with their addresses, parcel and customs info in
+// one statement: each is LEFT JOINed under its association's name.
+func joined(db *gorm.DB) *gorm.DB {
+	return db.Joins("FromAddress").Joins("ToAddress").Joins("ReturnAddress").Joins("BuyerAddress").
+		Joins("Parcel").Joins("CustomsInfo")
+}
+
 // Shipment returns the shipment with its addresses, parcel and customs
 // info expanded. It returns ErrNotFound if there is no such shipment.
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
-	return byID[Shipment](ctx, expand(s.db), id, "shipment")
+	return byID[Shipment](ctx, joined(s.db), id, "shipment")
 }
 
 // ShipmentFilter selects the shipments of a list.
@@ -151,7 +160,7 @@ type ShipmentFilter struct {
 // Shipments returns a page of shipments, expanded, and whether there are
 // more.
 func (s *Store) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, bool, error) {
-	q := expand(s.db).Model(&Shipment{})
+	q := joined(s.db).Model(&Shipment{})
 	if len(f.Statuses) > 0 {
 		q = q.Where("shipments.status IN ?", f.Statuses)
 	}
