@@ -1,0 +1,45 @@
+-- POST /v1/shipments with an Idempotency-Key, nested from and to addresses
+-- and a parcel (the body the HTTP load sends): the API key lookup; the
+-- idempotency claim (expired record cleared, new one inserted); the
+-- transaction of models.Store.CreateShipment (two addresses, the parcel,
+-- the shipment, each with RETURNING *); the read-back of the shipment
+-- LEFT JOINed to its addresses, parcel and customs info; and the stored
+-- response for replay (a body of the size the server stores, passed in as
+-- :resp_body).
+\set k random(1, 9223372036854775806)
+SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
+DELETE FROM idempotency_keys WHERE (api_key_id = :api_key_id AND key = :k) AND expires_at < now();
+INSERT INTO idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response_headers, response_body)
+VALUES (:api_key_id, :k, 'POST', '/v1/shipments', :req_hash, NULL, NULL, NULL)
+ON CONFLICT DO NOTHING RETURNING * \gset idem_
+BEGIN;
+INSERT INTO addresses (easypost_id, name, company, street1, street2, city, state, zip, country, phone, email,
+                       is_residential, verifications, carrier_facility, federal_tax_id, state_tax_id)
+VALUES (NULL, 'Ada Lovelace', 'Analytical Engines', '1 Main St', NULL, 'Springfield', 'IL', '62701', 'US',
+        '+12175550100', NULL, NULL, NULL, NULL, NULL, NULL) RETURNING * \gset from_
+INSERT INTO addresses (easypost_id, name, company, street1, street2, city, state, zip, country, phone, email,
+                       is_residential, verifications, carrier_facility, federal_tax_id, state_tax_id)
+VALUES (NULL, 'Charles Babbage', NULL, '2 Rue de Rivoli', NULL, 'Paris', NULL, '75001', 'FR',
+        NULL, NULL, true, NULL, NULL, NULL, NULL) RETURNING * \gset to_
+INSERT INTO parcels (easypost_id, length, width, height, weight, predefined_package, mass_unit, distance_unit)
+VALUES (NULL, 10, 8, 4, 16.5, NULL, 'oz', 'in') RETURNING * \gset parcel_
+INSERT INTO shipments (easypost_id, mode, reference, status, tracking_code, carrier, service, from_address_id,
+                       to_address_id, return_address_id, buyer_address_id, parcel_id, customs_info_id, selected_rate_id,
+                       rates_data, base_cost, total_cost, currency, delivery_days, delivery_date, est_delivery_date,
+                       tracking_details, weight, signed_by, batch_id, batch_status, extra_metadata)
+VALUES (NULL, 'test', :k, 'unknown', NULL, 'USPS', 'Priority', :from_id,
+        :to_id, NULL, NULL, :parcel_id, NULL, NULL,
+        NULL, NULL, 12.10, 'USD', NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, NULL, NULL) RETURNING * \gset ship_
+COMMIT;
+SELECT *
+FROM shipments
+LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
+LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
+LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
+LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
+LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
+LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+WHERE shipments.id = :ship_id LIMIT 1;
+UPDATE idempotency_keys SET response_body = :resp_body, response_headers = :resp_headers, status_code = 201
+WHERE id = :idem_id;

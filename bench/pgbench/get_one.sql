@@ -1,0 +1,21 @@
+-- GET /v1/shipments/{id}: the statements the server sends for one request
+-- (log_statement = all on the run database): the API key lookup of the
+-- auth middleware, then models.Store.Shipment, the shipment LEFT JOINed to
+-- its addresses, parcel and customs info. GORM names every column of the
+-- seven relations; SELECT * returns the same ones.
+--
+-- The random shipment comes from the helper table bench_ids (n → id), the
+-- same ids the HTTP load picks from; that lookup is a statement the server
+-- does not send, so it costs the ceiling a little.
+\set n random(1, :nids)
+SELECT id AS sid FROM bench_ids WHERE n = :n \gset
+SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
+SELECT *
+FROM shipments
+LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
+LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
+LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
+LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
+LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
+LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+WHERE shipments.id = :sid LIMIT 1;

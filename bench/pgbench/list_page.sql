@@ -1,0 +1,37 @@
+-- GET /v1/shipments?status=:status&page_size=20&before_id=… (or after_id=…):
+-- the API key lookup, the cursor's created_at, then the keyset page — 21
+-- rows, the page and one to tell whether there are more — each shipment
+-- LEFT JOINed to its addresses, parcel and customs info, as
+-- models.Store.Shipments sends it.
+--
+-- The cursor is a random shipment with that status (helper table
+-- bench_list_ids), before_id or after_id with even odds, as in the HTTP
+-- load; that lookup costs the ceiling a little.
+\set n random(1, :nlist)
+\set older random(0, 1)
+SELECT id AS cursor FROM bench_list_ids WHERE n = :n \gset
+SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
+SELECT created_at AS cursor_at FROM shipments WHERE id = :cursor \gset
+\if :older
+SELECT *
+FROM shipments
+LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
+LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
+LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
+LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
+LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
+LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) < (:cursor_at, :cursor)
+ORDER BY shipments.created_at DESC, shipments.id DESC LIMIT 21;
+\else
+SELECT *
+FROM shipments
+LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
+LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
+LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
+LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
+LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
+LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) > (:cursor_at, :cursor)
+ORDER BY shipments.created_at ASC, shipments.id ASC LIMIT 21;
+\endif

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// machine describes where a benchmark ran.
+type machine struct {
+	cpus     int
+	cpuModel string
+	memory   string
+	load     string // load average when the run started
+	postgres string // the server's version
+	pgbench  string // pgbench --version
+	goVer    string // go version
+}
+
+func describeMachine(ctx context.Context, pg *admin, pgbenchPath string) machine {
+	m := machine{cpus: runtime.NumCPU(), cpuModel: procField("/proc/cpuinfo", "model name"), goVer: runtime.Version()}
+	if kb, err := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/meminfo", "MemTotal"), " kB"), 64); err == nil {
+		m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	_ = pg.conn.QueryRow(ctx, "SELECT 'PostgreSQL ' || current_setting('server_version')").Scan(&m.postgres)
+	if pgbenchPath != "" {
+		if out, err := exec.CommandContext(ctx, pgbenchPath, "--version").Output(); err == nil {
+			m.pgbench = strings.TrimSpace(string(out))
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
+		m.goVer = strings.TrimSpace(string(out))
+	}
+	return m
+}
+
+// procField returns the value of the first "name: value" line of a /proc
+// file, or "".
+func procField(path, name string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// report is a benchmark's outcome.
+type report struct {
+	machine machine
+	opts    options
+	started time.Time
+	results []result
+	rss     []peak
+}
+
+// rssTarget is SPEC 11's bound on the server's peak RSS.
+const rssTarget = 64 << 20
+
+// sort puts the results in the order of the table.
+func (r *report) sort() {
+	index := func(s scenario) int {
+		return slices.IndexFunc(scenarios, func(x scenario) bool { return x.name == s.name })
+	}
+	slices.SortStableFunc(r.results, func(a, b result) int { return index(a.scenario) - index(b.scenario) })
+}
+
+func (r *report) failed() []string {
+	var names []string
+	for _, res := range r.results {
+		if res.failed() {
+			names = append(names, res.scenario.name)
+		}
+	}
+	return names
+}
+
+// command is the command line that reproduces the run.
+func (r *report) command() string {
+	parts := []string{"go", "run", "./bench"}
+	for _, a := range r.opts.args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// markdown returns the results: the run, the machine, the table and its
+// notes.
+func (r *report) markdown() string {
+	var b strings.Builder
+	m := r.machine
+	fmt.Fprintf(&b, "Run on %s with:\n\n    %s\n\n", r.started.Format("2006-01-02 15:04 MST"), r.command())
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %s of memory, load average %s at the start; %s; %s; %s.\n\n",
+		m.cpus, orUnknown(m.cpuModel), orUnknown(m.memory), orUnknown(m.load), orUnknown(m.postgres), orUnknown(m.pgbench), m.goVer)
+	fmt.Fprintf(&b, "Each scenario: %d concurrent requests (HTTP workers; pgbench clients), %s of warm-up, then %s measured.\n\n",
+		r.opts.concurrency, r.opts.warmup, r.opts.duration)
+
+	b.WriteString("| scenario | req/s | p50 | p99 | errors | pgbench req/s | ratio | target |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, res := range r.results {
+		shown := res.shown()
+		errs := strconv.Itoa(res.errors())
+		switch {
+		case res.errors() > 0:
+			errs += " FAILED"
+		case len(shown.latencies) == 0:
+			errs = "no answer, FAILED"
+		}
+		pgb, ratio := "—", "—"
+		switch {
+		case res.pgbenchErr != "":
+			pgb = "FAILED"
+		case res.scenario.script != "":
+			pgb = thousands(res.pgbench.tps)
+			ratio = fmt.Sprintf("%.1f %%", 100*res.ratio())
+		}
+		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %s | %s | %s | %s | %s |\n", res.scenario.title, short(res.shipments),
+			thousands(shown.rate()), ms(shown.p(50)), ms(shown.p(99)), errs, pgb, ratio, res.targetText())
+	}
+	b.WriteString("\n")
+
+	var peaks []string
+	worst := int64(0)
+	for _, p := range r.rss {
+		peaks = append(peaks, fmt.Sprintf("%.1f MiB on %s shipments", float64(p.bytes)/(1<<20), thousands(float64(p.shipments))))
+		worst = max(worst, p.bytes)
+	}
+	if len(peaks) > 0 {
+		fmt.Fprintf(&b, "Server peak RSS (VmHWM): %s; target ≤ 64 MiB %s.\n\n", strings.Join(peaks, ", "), mark(worst <= rssTarget))
+	}
+	for _, res := range r.results {
+		if res.probe != nil {
+			fmt.Fprintf(&b, "/readyz: one more connection probing every %s while %d workers drove get-one at %s req/s (%d errors).\n\n",
+				probePause, r.opts.concurrency, thousands(res.http.rate()), res.http.errors)
+		}
+	}
+	var work []string
+	for _, res := range r.results {
+		if res.serverWork != nil && res.scriptWork != nil {
+			work = append(work, fmt.Sprintf("%s %s / %s / %s", res.scenario.name,
+				pair(res.serverWork.xacts, res.scriptWork.xacts-float64(res.scenario.lookups)),
+				pair(res.serverWork.indexScans, res.scriptWork.indexScans), pair(res.serverWork.inserts, res.scriptWork.inserts)))
+		}
+	}
+	if len(work) > 0 {
+		fmt.Fprintf(&b, "SQL per request, server : pgbench script (transactions / index scans / rows inserted, from PostgreSQL's counters; the scripts' id lookups left out): %s.\n\n",
+			strings.Join(work, "; "))
+	}
+	for _, res := range r.results {
+		if res.stale() {
+			fmt.Fprintf(&b, "**Warning:** `bench/pgbench/%s` no longer does what the server does for %s; its ratio is not to be trusted until the script is brought up to date.\n\n",
+				res.scenario.script, res.scenario.name)
+		}
+	}
+	for _, res := range r.results {
+		if e := firstNonEmpty(res.http.firstErr, probeErr(res)); e != "" {
+			fmt.Fprintf(&b, "%s failed; first error: `%s`\n\n", res.scenario.name, oneLine(e))
+		}
+		if res.pgbenchErr != "" {
+			fmt.Fprintf(&b, "%s: pgbench failed: `%s`\n\n", res.scenario.name, oneLine(res.pgbenchErr))
+		}
+	}
+	return b.String()
+}
+
+func pair(server, script float64) string { return fmt.Sprintf("%.1f : %.1f", server, script) }
+
+func probeErr(r result) string {
+	if r.probe == nil {
+		return ""
+	}
+	return r.probe.firstErr
+}
+
+func (r result) ratio() float64 {
+	if r.pgbench.tps <= 0 {
+		return 0
+	}
+	return r.http.rate() / r.pgbench.tps
+}
+
+// targetText states the scenario's targets, each marked met or missed.
+func (r result) targetText() string {
+	t, shown := r.scenario.target, r.shown()
+	answered := len(shown.latencies) > 0
+	var parts []string
+	if t.minRatio > 0 {
+		met := r.pgbenchErr == "" && r.ratio() >= t.minRatio
+		parts = append(parts, fmt.Sprintf("≥ %.0f %% %s", 100*t.minRatio, mark(met)))
+	}
+	if t.maxP50 > 0 {
+		parts = append(parts, fmt.Sprintf("p50 ≤ %s %s", bound(t.maxP50), mark(answered && shown.p(50) <= t.maxP50)))
+	}
+	if t.maxP99 > 0 {
+		parts = append(parts, fmt.Sprintf("p99 ≤ %s %s", bound(t.maxP99), mark(answered && shown.p(99) <= t.maxP99)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✓"
+	}
+	return "✗"
+}
+
+// ms formats a latency in milliseconds with three significant digits at
+// most.
+func ms(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	switch {
+	case v < 10:
+		return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
+	case v < 100:
+		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
+}
+
+// bound formats a target latency: 5 ms, 50 ms.
+func bound(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + " ms"
+}
+
+// thousands formats v rounded, with commas between thousands.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// short writes a number of shipments as 100k or 1M.
+func short(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return strconv.Itoa(n/1_000_000) + "M"
+	case n >= 1_000 && n%1_000 == 0:
+		return strconv.Itoa(n/1_000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(s, "`", "'")
+}
+
+// The results in docs/benchmarks.md sit between these markers; the rest
+// of the file is prose for people to edit.
+const (
+	beginMarker = "<!-- bench:results:begin — written by `task bench`; edit outside these markers -->"
+	endMarker   = "<!-- bench:results:end -->"
+)
+
+// write puts the results into the file at path between the markers,
+// creating the file if it does not exist.
+func (r *report) write(path string) error {
+	doc, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		doc, err = []byte("# Benchmarks\n\n"+beginMarker+"\n"+endMarker+"\n"), nil
+	}
+	if err != nil {
+		return err
+	}
+	before, rest, ok1 := strings.Cut(string(doc), beginMarker)
+	_, after, ok2 := strings.Cut(rest, endMarker)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%s has no results markers (%s … %s): add them where the results go", path, beginMarker, endMarker)
+	}
+	out := before + beginMarker + "\n\n" + r.markdown() + endMarker + after
+	return os.WriteFile(path, []byte(out), 0o644)
+}
