@@ -119,6 +119,11 @@ func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
 	// short statements of an API, and a poor row estimate can make it
 	// spend seconds compiling a query that runs in milliseconds.
 	cfg.RuntimeParams["jit"] = "off"
+	// Waybill writes its joins in the order they should run: the driving
+	// table first, then lookups by key. Searching every order of a
+	// shipment's seven-table read costs 5–7 ms of planning for a 0.5 ms
+	// query; keeping the written order costs 0.6 ms.
+	cfg.RuntimeParams["join_collapse_limit"] = "1"
 	if o.PgBouncer {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
