@@ -105,6 +105,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		RequestTimeout: cfg.RequestTimeout,
 		BodyLimit:      cfg.BodyLimit,
 		RateLimitRPS:   cfg.RateLimitRPS,
+		AuthCacheTTL:   cfg.AuthCacheTTL,
 		AppInstances:   cfg.AppInstances,
 		Version:        version(),
 		Draining:       draining.Load,

@@ -37,6 +37,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	BodyLimit       int64
 	RateLimitRPS    float64
+	AuthCacheTTL    time.Duration
 
 	LogLevel      string
 	LogFormat     string
@@ -72,6 +73,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
 		BodyLimit:           int64(p.int("BODY_LIMIT", 1<<20, 1, 1<<30)),
 		RateLimitRPS:        p.float("RATE_LIMIT_RPS", 0),
+		AuthCacheTTL:        p.duration("AUTH_CACHE_TTL", 5*time.Second, 0),
 		LogLevel:            p.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "warning", "error"),
 		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
 		WebhookSecret:       getenv("WEBHOOK_SECRET"),

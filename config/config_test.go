@@ -17,7 +17,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.DatabaseURL != "" || c.HTTPAddr != "127.0.0.1:8080" || c.DBMaxOpenConns != 16 || c.DBMaxIdleConns != 16 ||
-		c.AppInstances != 1 || c.BodyLimit != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogFormat != "json" {
+		c.AppInstances != 1 || c.BodyLimit != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogFormat != "json" ||
+		c.AuthCacheTTL != 5*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -60,6 +61,7 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"REQUEST_TIMEOUT": "-1s"}, "REQUEST_TIMEOUT"},
 		{map[string]string{"BODY_LIMIT": "1MB"}, "BODY_LIMIT"},
 		{map[string]string{"RATE_LIMIT_RPS": "-3"}, "RATE_LIMIT_RPS"},
+		{map[string]string{"AUTH_CACHE_TTL": "-1s"}, "AUTH_CACHE_TTL"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 	}

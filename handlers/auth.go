@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -21,12 +22,14 @@ const ctxAPIKey = "waybill.api_key"
 
 // authenticate requires Authorization: Bearer <key> with a known,
 // unrevoked key (401 otherwise, the same answer for all three cases), and a
-// write-scoped key for anything but GET and HEAD (403).
-func authenticate(store *models.Store, log *logrus.Logger) echo.MiddlewareFunc {
+// write-scoped key for anything but GET and HEAD (403). A valid key is
+// remembered for cacheTTL, so most requests cost no lookup.
+func authenticate(store *models.Store, log *logrus.Logger, cacheTTL time.Duration) echo.MiddlewareFunc {
 	touched := &lastUse{store: store, log: log, seen: map[uuid.UUID]time.Time{}}
+	keys := &keyCache{ttl: cacheTTL, keys: map[[sha256.Size]byte]cachedKey{}}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			key, err := apiKey(c, store)
+			key, err := apiKey(c, store, keys)
 			if err != nil {
 				return err
 			}
@@ -44,13 +47,16 @@ func authenticate(store *models.Store, log *logrus.Logger) echo.MiddlewareFunc {
 // apiKey returns the request's valid API key, or an unauthorized error.
 // Store errors other than "not found" (the database being down) pass
 // through, so they become 503, not 401.
-func apiKey(c echo.Context, store *models.Store) (models.APIKey, error) {
+func apiKey(c echo.Context, store *models.Store, keys *keyCache) (models.APIKey, error) {
 	unauthorized := newError("unauthorized", "a valid API key is required: Authorization: Bearer <key>")
 	scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return models.APIKey{}, unauthorized
 	}
 	hash := models.HashKey(strings.TrimSpace(token))
+	if k, ok := keys.get(hash); ok {
+		return k, nil
+	}
 	k, err := store.APIKeyByHash(c.Request().Context(), hash)
 	if errors.Is(err, models.ErrNotFound) {
 		return models.APIKey{}, unauthorized
@@ -63,7 +69,50 @@ func apiKey(c echo.Context, store *models.Store) (models.APIKey, error) {
 	if subtle.ConstantTimeCompare(k.KeyHash, hash) != 1 || !k.Active() {
 		return models.APIKey{}, unauthorized
 	}
+	keys.put(hash, k)
 	return k, nil
+}
+
+// keyCache remembers valid keys by hash for ttl. Only keys the database
+// confirmed are kept, so unknown keys cannot fill it, and a revoked key
+// stops working in this process at most ttl after its revocation.
+type keyCache struct {
+	ttl  time.Duration
+	mu   sync.Mutex
+	keys map[[sha256.Size]byte]cachedKey
+}
+
+type cachedKey struct {
+	key   models.APIKey
+	until time.Time
+}
+
+func (kc *keyCache) get(hash []byte) (models.APIKey, bool) {
+	if kc.ttl <= 0 {
+		return models.APIKey{}, false
+	}
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	e, ok := kc.keys[[sha256.Size]byte(hash)]
+	if !ok || time.Now().After(e.until) {
+		return models.APIKey{}, false
+	}
+	return e.key, true
+}
+
+func (kc *keyCache) put(hash []byte, k models.APIKey) {
+	if kc.ttl <= 0 {
+		return
+	}
+	now := time.Now()
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	for h, e := range kc.keys { // expired entries go, so the map stays as small as the keys in use
+		if now.After(e.until) {
+			delete(kc.keys, h)
+		}
+	}
+	kc.keys[[sha256.Size]byte(hash)] = cachedKey{key: k, until: now.Add(kc.ttl)}
 }
 
 // lastUse keeps api_keys.last_used_at current to the minute without a

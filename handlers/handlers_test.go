@@ -154,6 +154,31 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
+// TestAuthCache checks that a valid key is trusted for AUTH_CACHE_TTL
+// without a lookup, and that its revocation takes effect when that ends.
+func TestAuthCache(t *testing.T) {
+	f := newFixture(t, true)
+	const ttl = 300 * time.Millisecond
+	f.e = handlers.New(handlers.Options{Store: f.store, Log: logrus.New(), RequestTimeout: 5 * time.Second,
+		BodyLimit: 1 << 20, AuthCacheTTL: ttl, Draining: func() bool { return false }})
+	k, key := f.key(t, models.ScopeRead)
+	path := "/v1/shipments/00000000-0000-0000-0000-000000000001"
+	if status, _, _ := f.do(t, http.MethodGet, path, key); status != http.StatusNotFound {
+		t.Fatalf("with the key: %d, want 404", status)
+	}
+	revokedAt := time.Now()
+	if _, err := f.store.RevokeAPIKey(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	status, _, _ := f.do(t, http.MethodGet, path, key)
+	if elapsed := time.Since(revokedAt); status != http.StatusNotFound && elapsed < ttl {
+		t.Errorf("revoked %s ago, within the cache's %s: %d, want 404 (the key was not cached)", elapsed, ttl, status)
+	}
+	time.Sleep(ttl)
+	status, h, body := f.do(t, http.MethodGet, path, key)
+	checkProblem(t, status, h, body, http.StatusUnauthorized, "unauthorized")
+}
+
 func TestRoutingErrors(t *testing.T) {
 	f := newFixture(t, true)
 	_, key := f.key(t, models.ScopeWrite)

@@ -28,6 +28,9 @@ type Options struct {
 	BodyLimit int64
 	// RateLimitRPS is each API key's request rate; 0 is unlimited.
 	RateLimitRPS float64
+	// AuthCacheTTL is how long a valid API key is trusted without asking
+	// the database again; 0 asks on every request.
+	AuthCacheTTL time.Duration
 	// AppInstances is how many Waybill processes share the database, for
 	// the capacity plan in /health.
 	AppInstances int
@@ -71,7 +74,7 @@ func New(o Options) *echo.Echo {
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
-		authenticate(o.Store, o.Log),
+		authenticate(o.Store, o.Log, o.AuthCacheTTL),
 		rateLimit(o.RateLimitRPS),
 		// An in-flight idempotent request untouched for twice the request
 		// deadline has died; its key may be taken over.
