@@ -1,13 +1,11 @@
 -- POST /v1/shipments with an Idempotency-Key, nested from and to addresses
--- and a parcel (the body the HTTP load sends): the API key lookup; the
--- idempotency claim (expired record cleared, new one inserted); the
+-- and a parcel (the body the HTTP load sends): the idempotency claim (expired record cleared, new one inserted); the
 -- transaction of models.Store.CreateShipment (two addresses, the parcel,
 -- the shipment, each with RETURNING *); the read-back of the shipment
 -- LEFT JOINed to its addresses, parcel and customs info; and the stored
 -- response for replay (a body of the size the server stores, passed in as
 -- :resp_body).
 \set k random(1, 9223372036854775806)
-SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
 DELETE FROM idempotency_keys WHERE (api_key_id = :api_key_id AND key = :k) AND expires_at < now();
 INSERT INTO idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response_headers, response_body)
 VALUES (:api_key_id, :k, 'POST', '/v1/shipments', :req_hash, NULL, NULL, NULL)

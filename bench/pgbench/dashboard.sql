@@ -1,12 +1,11 @@
 -- GET /v1/analytics/dashboard?start_date=:start_date&end_date=:end_date:
--- the API key lookup, then the statement of models.Store.Dashboard
+-- the statement of models.Store.Dashboard
 -- (dashboardSQL in models/dashboard.go, as the server sends it, with $1 and
 -- $2 written :start_date and :end_date). It reads the days the server has
 -- materialized into the per-day tables (it does so for the range on the
 -- first dashboard request, in the warm-up) and computes the others from
 -- the shipments. When the dashboard's SQL changes, change this file with
 -- it: it is the only place the harness keeps it.
-SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
 WITH days AS (
     SELECT d::date AS day FROM generate_series(:start_date::date, :end_date::date, interval '1 day') AS d
 ),

@@ -1,7 +1,6 @@
 -- GET /v1/shipments/{id}: the statements the server sends for one request
--- (log_statement = all on the run database): the API key lookup of the
--- auth middleware, then models.Store.Shipment, the shipment LEFT JOINed to
--- its addresses, parcel and customs info. GORM names every column of the
+-- (log_statement = all on the run database): models.Store.Shipment, the
+-- shipment LEFT JOINed to its addresses, parcel and customs info. GORM names every column of the
 -- seven relations; SELECT * returns the same ones.
 --
 -- The random shipment comes from the helper table bench_ids (n → id), the
@@ -9,7 +8,6 @@
 -- does not send, so it costs the ceiling a little.
 \set n random(1, :nids)
 SELECT id AS sid FROM bench_ids WHERE n = :n \gset
-SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
 SELECT *
 FROM shipments
 LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id

@@ -1,5 +1,5 @@
 -- GET /v1/shipments?status=:status&page_size=20&before_id=… (or after_id=…):
--- the API key lookup, the cursor's created_at, then the keyset page — 21
+-- the cursor's created_at, then the keyset page — 21
 -- rows, the page and one to tell whether there are more — each shipment
 -- LEFT JOINed to its addresses, parcel and customs info, as
 -- models.Store.Shipments sends it.
@@ -10,7 +10,6 @@
 \set n random(1, :nlist)
 \set older random(0, 1)
 SELECT id AS cursor FROM bench_list_ids WHERE n = :n \gset
-SELECT * FROM api_keys WHERE key_hash = :key_hash LIMIT 1;
 SELECT created_at AS cursor_at FROM shipments WHERE id = :cursor \gset
 \if :older
 SELECT *
