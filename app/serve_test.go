@@ -353,9 +353,8 @@ func TestDatabaseComesAndGoes(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("took %s to serve after the database came up, want ≤ 1s", took)
 	}
-	if r := s.get(t, "/readyz", ""); r.status != 200 {
-		t.Errorf("/readyz = %d, want 200", r.status)
-	}
+	// Readiness shares /health's check, which callers reuse for up to 1 s.
+	s.waitStatus(t, "/readyz", "", 200, 1500*time.Millisecond)
 
 	// Lost while running: refused connections.
 	p.down()
@@ -368,12 +367,24 @@ func TestDatabaseComesAndGoes(t *testing.T) {
 	if r.took > 2*time.Second {
 		t.Errorf("request against a hung database took %s, want about REQUEST_TIMEOUT (1s)", r.took)
 	}
-	if r := s.get(t, "/readyz", ""); r.status != 503 || r.took > 2*time.Second {
-		t.Errorf("/readyz = %d in %s against a hung database, want 503 within its 1s timeout", r.status, r.took)
-	}
-	for _, k := range []string{"", key} {
-		if r := s.get(t, "/health", k); r.status != 503 || r.body["status"] != "unhealthy" || r.took > 2*time.Second {
-			t.Errorf("/health = %d %v in %s against a hung database, want 503 unhealthy within 2s", r.status, r.body, r.took)
+	// /readyz and /health share a check that callers reuse for up to 1 s:
+	// they turn 503 within that and the check's budget, and no answer
+	// takes longer than 2 s.
+	for _, probe := range []struct{ path, key, status string }{
+		{"/readyz", "", "unavailable"}, {"/health", "", "unhealthy"}, {"/health", key, "unhealthy"},
+	} {
+		for start := time.Now(); ; {
+			r := s.get(t, probe.path, probe.key)
+			if r.took > 2*time.Second {
+				t.Errorf("%s took %s against a hung database, want ≤ 2s", probe.path, r.took)
+			}
+			if r.status == 503 && r.body["status"] == probe.status {
+				break
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("%s = %d %v 3s into a hung database, want 503 %s", probe.path, r.status, r.body, probe.status)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 

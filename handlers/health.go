@@ -21,7 +21,6 @@ import (
 // does: the key lookup and the database check below are each bounded, and
 // both use the health connection, never the application pool.
 const (
-	readyTimeout     = time.Second            // the readiness ping
 	healthKeyTimeout = 400 * time.Millisecond // looking up the caller's API key
 	healthPingBudget = 800 * time.Millisecond // the health ping
 	healthBudget     = 1200 * time.Millisecond
@@ -35,20 +34,20 @@ func livez(c echo.Context) error {
 }
 
 // readyz answers 200 when the database answered a ping on the health
-// connection within readyTimeout and the server is not draining; else 503
-// with Retry-After.
-func readyz(store *models.Store, draining func() bool) echo.HandlerFunc {
+// connection and the server is not draining; else 503 with Retry-After.
+// It shares /health's check: callers within healthCacheFor of a ping
+// reuse it, and concurrent callers wait for one ping, so probes under load
+// neither queue on the health connection nor add to the database's work.
+func readyz(h *healthChecker, draining func() bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		reason := ""
 		switch {
 		case draining():
 			reason = "draining"
-		case store == nil:
+		case h.store == nil:
 			reason = "database not configured"
-		default:
-			if err := store.Ping(c.Request().Context(), readyTimeout); err != nil {
-				reason = "database unreachable"
-			}
+		case h.check().pingMs == nil:
+			reason = "database unreachable"
 		}
 		if reason != "" {
 			c.Response().Header().Set("Retry-After", "2")

@@ -63,9 +63,9 @@ func New(o Options) *echo.Echo {
 	// errors; the error handler turns them into problem details.
 
 	e.GET("/livez", livez)
-	e.GET("/readyz", readyz(o.Store, o.Draining))
 	health := &healthChecker{store: o.Store, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(),
 		onPlan: func(p capacity.Plan) { o.Metrics.SetCapacity(CapacityGauges(p)) }}
+	e.GET("/readyz", readyz(health, o.Draining))
 	e.GET("/health", health.serve)
 	e.GET("/metrics", echo.WrapHandler(o.Metrics.Handler()))
 	e.GET("/problems/:code", problemDoc)
