@@ -281,12 +281,27 @@ type dashboardRow struct {
 // Dashboard computes the dashboard of the shipments created from start to
 // end (UTC days, both included). A range that is reversed or longer than
 // MaxAnalyticsDays is a *ValidationError.
+//
+// Concurrent calls for the same range share one computation that starts
+// after each of them began (see coalescer), so every answer includes every
+// write committed before its call; callers must not modify the answer.
 func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, error) {
 	var v ValidationError
 	checkRange(&v, "start_date", "end_date", start, end)
 	if err := v.Err(); err != nil {
 		return Dashboard{}, err
 	}
+	d, err := s.dashFlights.do(ctx, [2]Date{start, end}, func(ctx context.Context) (Dashboard, error) {
+		return s.dashboard(ctx, start, end)
+	})
+	if err != nil && ctx.Err() != nil {
+		// This caller's own deadline, not the computation's failure.
+		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(ctx.Err()))
+	}
+	return d, err
+}
+
+func (s *Store) dashboard(ctx context.Context, start, end Date) (Dashboard, error) {
 	d := Dashboard{
 		DateRange: DateRange{StartDate: start, EndDate: end, Days: Days(start, end)},
 		ByCarrier: []CarrierFigures{}, ByDate: []DateFigures{}, TopRoutes: []Route{},

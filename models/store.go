@@ -57,6 +57,8 @@ type Store struct {
 	health *sql.DB
 	// dashQueue holds the days dashboards found unmaterialized.
 	dashQueue *dashboardQueue
+	// dashFlights coalesces concurrent dashboards of the same range.
+	dashFlights coalescer[[2]Date, Dashboard]
 }
 
 // Open prepares a Store for the database at dsn. It does not connect: the
