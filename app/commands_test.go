@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -109,6 +110,22 @@ func TestSeedCommand(t *testing.T) {
 	code, stdout, stderr := run(t, env, "seed", "--shipments", "2500", "--seed", "3")
 	if code != 0 || !strings.HasPrefix(stdout, "loaded 2500 shipments in ") || stderr != "" {
 		t.Fatalf("seed: exit %d, stdout %q, stderr %q (no progress bar when not a terminal)", code, stdout, stderr)
+	}
+	// The planner has statistics and the dashboard its per-day figures:
+	// every day from 90 days ago to today.
+	db, err := sql.Open("pgx", env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var analyzed bool
+	var days int
+	if err := db.QueryRow(`SELECT (SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'shipments'),
+		(SELECT count(*) FROM dashboard_days)`).Scan(&analyzed, &days); err != nil {
+		t.Fatal(err)
+	}
+	if !analyzed || days != 91 || !strings.Contains(stdout, "materialized the dashboard for 91 days") {
+		t.Errorf("after seed: analyzed %v, %d materialized days (want 91); stdout %q", analyzed, days, stdout)
 	}
 	if code, _, _ := run(t, env, "seed"); code != 2 {
 		t.Errorf("seed without --shipments: exit %d, want 2", code)
