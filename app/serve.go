@@ -9,6 +9,7 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,15 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("PPROF_ADDR: %w", err)
+		}
+		defer stopPprof()
+		log.WithField("addr", cfg.PprofAddr).Warn("the Go profiler is listening (PPROF_ADDR); it has no authentication")
 	}
 	httpLog := log.WriterLevel(logrus.WarnLevel)
 	defer httpLog.Close()
@@ -276,4 +286,22 @@ func version() string {
 		}
 	}
 	return "devel"
+}
+
+// servePprof serves Go's profiler on a listener of its own at addr, and
+// returns the function that stops it.
+func servePprof(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	return func() { srv.Close() }, nil
 }

@@ -509,3 +509,25 @@ func TestCapacityPlanOnSmallServer(t *testing.T) {
 		t.Errorf("/health = %d %v", r.status, r.body)
 	}
 }
+
+// TestPprof checks that PPROF_ADDR serves Go's profiler on its own
+// listener, and that the API's listener does not.
+func TestPprof(t *testing.T) {
+	pprofAddr := freeAddr(t)
+	s := startWaybill(t, map[string]string{"PPROF_ADDR": pprofAddr})
+	s.waitStatus(t, "/livez", "", http.StatusOK, 5*time.Second)
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("PPROF_ADDR /debug/pprof/: %d, want 200", resp.StatusCode)
+	}
+	if r := s.get(t, "/debug/pprof/", ""); r.status != http.StatusNotFound {
+		t.Errorf("HTTP_ADDR /debug/pprof/: %d, want 404", r.status)
+	}
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+}

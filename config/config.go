@@ -33,6 +33,7 @@ type Config struct {
 	AppInstances       int
 
 	HTTPAddr        string
+	PprofAddr       string
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	BodyLimit       int64
@@ -69,6 +70,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DBPgBouncer:         p.bool("DB_PGBOUNCER", false),
 		AppInstances:        p.int("APP_INSTANCES", 1, 1, 10000),
 		HTTPAddr:            p.addr("HTTP_ADDR", "127.0.0.1:8080"),
+		PprofAddr:           p.addr("PPROF_ADDR", ""),
 		RequestTimeout:      p.duration("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond),
 		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
 		BodyLimit:           int64(p.int("BODY_LIMIT", 1<<20, 1, 1<<30)),

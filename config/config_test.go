@@ -58,6 +58,7 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"DB_PGBOUNCER": "maybe"}, "DB_PGBOUNCER"},
 		{map[string]string{"APP_INSTANCES": "0"}, "APP_INSTANCES"},
 		{map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
+		{map[string]string{"PPROF_ADDR": "localhost"}, "PPROF_ADDR"},
 		{map[string]string{"REQUEST_TIMEOUT": "-1s"}, "REQUEST_TIMEOUT"},
 		{map[string]string{"BODY_LIMIT": "1MB"}, "BODY_LIMIT"},
 		{map[string]string{"RATE_LIMIT_RPS": "-3"}, "RATE_LIMIT_RPS"},
