@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -133,7 +134,7 @@ func (h *harness) phase(ctx context.Context, ph phase) ([]result, []peak, error)
 
 	var results []result
 	for _, s := range ph.scenarios {
-		r, err := h.scenario(ctx, client, stats, s, f, dbURL)
+		r, err := h.scenario(ctx, client, stats, s, f, dbURL, srv)
 		if err != nil {
 			return results, nil, err
 		}
@@ -153,7 +154,7 @@ func (h *harness) phase(ctx context.Context, ph phase) ([]result, []peak, error)
 // scenario measures one scenario over HTTP, then with pgbench.
 // With a script, it also measures what SQL a request cost the server and
 // a transaction of the script (see work).
-func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.Conn, s scenario, f *fixtures, dbURL string) (result, error) {
+func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.Conn, s scenario, f *fixtures, dbURL string, srv *server) (result, error) {
 	r := result{scenario: s}
 	// One request first, to see the route answer and let the one-off work
 	// it starts end; a create's answer sizes the response pgbench stores.
@@ -174,7 +175,17 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 	}
 	var probed measured
 	run := func() (int, error) {
+		profiled := make(chan error, 1)
+		if srv.pprof != "" {
+			path := filepath.Join(h.opts.pprofDir, s.name+".pprof")
+			go func() { profiled <- srv.profile(ctx, h.opts.warmup, h.opts.duration, path) }()
+		} else {
+			profiled <- nil
+		}
 		r.http, probed = drive(ctx, client, h.opts.concurrency, h.opts.warmup, h.opts.duration, s.load(f), probe)
+		if err := <-profiled; err != nil {
+			h.logf("%s: no CPU profile: %v", s.name, err)
+		}
 		return r.http.sent, ctx.Err()
 	}
 	var serverWork *work

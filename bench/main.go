@@ -19,7 +19,7 @@
 // Usage:
 //
 //	go run ./bench [-duration 10s] [-warmup 3s] [-concurrency 16] [-scenarios get,list,create,dashboard,readyz]
-//	               [-out docs/benchmarks.md] [-keep] [-clean] [-db URL]
+//	               [-out docs/benchmarks.md] [-keep] [-clean] [-db URL] [-pprof DIR]
 package main
 
 import (
@@ -64,6 +64,7 @@ type options struct {
 	shipments          int // for the CRUD scenarios
 	dashboardShipments int // for the dashboard
 	pgbench            string
+	pprofDir           string   // CPU profiles of the server, one per scenario
 	args               []string // as given, for the report
 }
 
@@ -81,6 +82,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	names := fs.String("scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "write the results into this file (relative to the repository); empty: do not write")
 	fs.BoolVar(&o.clean, "clean", false, "drop every cached template and leftover database of the harness, then exit")
+	fs.StringVar(&o.pprofDir, "pprof", "", "save a CPU profile of the server for each scenario's measured window into this directory (go tool pprof DIR/get.pprof)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the run databases (their names are printed) instead of dropping them")
 	fs.StringVar(&o.adminURL, "db", envOr("WAYBILL_BENCH_DATABASE_URL", defaultAdminURL),
 		"URL of a database on the PostgreSQL server to use; the harness creates its own databases there (env WAYBILL_BENCH_DATABASE_URL)")
@@ -93,6 +95,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.pprofDir != "" {
+		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
+			return o, fmt.Errorf("-pprof: %w", err)
+		}
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -57,8 +57,8 @@ func build(ctx context.Context, root, dir string, stderr io.Writer) (string, err
 var serverConfig = []string{
 	"DATABASE_URL", "DATABASE_REPLICA_URLS", "DB_MAX_OPEN_CONNS", "DB_MAX_IDLE_CONNS", "DB_CONN_MAX_LIFETIME",
 	"DB_CONN_MAX_IDLE_TIME", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT", "DB_PGBOUNCER", "APP_INSTANCES",
-	"HTTP_ADDR", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "BODY_LIMIT", "RATE_LIMIT_RPS", "LOG_LEVEL", "LOG_FORMAT",
-	"WEBHOOK_SECRET",
+	"HTTP_ADDR", "PPROF_ADDR", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "BODY_LIMIT", "RATE_LIMIT_RPS", "AUTH_CACHE_TTL",
+	"LOG_LEVEL", "LOG_FORMAT", "WEBHOOK_SECRET",
 }
 
 // serverEnv returns the environment of a waybill process: the caller's
@@ -115,6 +115,7 @@ func (h *harness) createAPIKey(ctx context.Context, dbURL string) (string, error
 type server struct {
 	cmd     *exec.Cmd
 	base    string // http://127.0.0.1:port
+	pprof   string // the profiler's host:port, "" without -pprof
 	logPath string
 	exited  chan struct{}
 	waitErr error
@@ -137,12 +138,19 @@ func (h *harness) startServer(ctx context.Context, dbURL string) (*server, error
 	defer logFile.Close()
 	cmd := exec.Command(h.bin, "serve")
 	cmd.Env = serverEnv(dbURL, addr)
+	var pprofAddr string
+	if h.opts.pprofDir != "" {
+		if pprofAddr, err = freePort(); err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "PPROF_ADDR="+pprofAddr)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start waybill serve: %w", err)
 	}
-	s := &server{cmd: cmd, base: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
+	s := &server{cmd: cmd, base: "http://" + addr, pprof: pprofAddr, logPath: logPath, exited: make(chan struct{})}
 	go func() { s.waitErr = cmd.Wait(); close(s.exited) }()
 
 	deadline := time.After(30 * time.Second)
@@ -229,4 +237,36 @@ func (s *server) logTail() string {
 	b, _ := os.ReadFile(s.logPath)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
+
+// profile saves a CPU profile of the server, taken from after warmup for
+// duration, into path; it runs beside a scenario's load.
+func (s *server) profile(ctx context.Context, warmup, duration time.Duration, path string) error {
+	select {
+	case <-time.After(warmup):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, int(duration.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -143,7 +143,27 @@ func joined(db *gorm.DB) *gorm.DB {
 // Shipment returns the shipment with its addresses, parcel and customs
 // info expanded. It returns ErrNotFound if there is no such shipment.
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
-	return byID[Shipment](ctx, joined(s.db), id, "shipment")
+	var sh Shipment
+	res := s.db.WithContext(ctx).Raw(s.shipmentByIDSQL(), id).Scan(&sh)
+	switch {
+	case res.Error != nil:
+		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(res.Error))
+	case res.RowsAffected == 0:
+		return Shipment{}, fmt.Errorf("shipment %s: %w", id, ErrNotFound)
+	}
+	return sh, nil
+}
+
+// shipmentByIDSQL is the statement of joined for one shipment by id ($1),
+// as GORM builds it, built once: building it on every request was 17 % of
+// a get-one's CPU.
+func (s *Store) shipmentByIDSQL() string {
+	s.shipmentSQL.Do(func() {
+		dry := joined(s.db.Session(&gorm.Session{DryRun: true}))
+		idIs := clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: "id"}, Value: uuid.Nil}
+		s.shipmentSQLText = dry.Find(&Shipment{}, idIs).Statement.SQL.String() // no LIMIT: id is the key
+	})
+	return s.shipmentSQLText
 }
 
 // ShipmentFilter selects the shipments of a list.

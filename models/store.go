@@ -13,6 +13,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/gorm/schema"
 )
 
 // Domain errors. The store wraps them with context; callers test with
@@ -59,6 +61,9 @@ type Store struct {
 	dashQueue *dashboardQueue
 	// dashFlights coalesces concurrent dashboards of the same range.
 	dashFlights coalescer[[2]Date, Dashboard]
+	// shipmentSQL builds shipmentSQLText, the statement of Shipment, once.
+	shipmentSQL     sync.Once
+	shipmentSQLText string
 }
 
 // Open prepares a Store for the database at dsn. It does not connect: the
@@ -88,6 +93,7 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		// stamp a time itself, which the models forbid.
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		SkipDefaultTransaction: true,
+		NamingStrategy:         &cachedNamer{NamingStrategy: schema.NamingStrategy{IdentifierMaxLength: 64}}, // GORM's default
 	})
 	if err != nil {
 		pool.Close()
@@ -241,4 +247,22 @@ func isUnavailable(err error) bool {
 		}
 	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// cachedNamer is GORM's default naming, remembered. Scanning a joined row,
+// GORM asks for the column name of every joined column ("FromAddress__city")
+// on every query, and deriving it anew was 12 % of a get-one's CPU.
+type cachedNamer struct {
+	schema.NamingStrategy
+	columns sync.Map // [2]string{table, column} → string
+}
+
+func (n *cachedNamer) ColumnName(table, column string) string {
+	key := [2]string{table, column}
+	if name, ok := n.columns.Load(key); ok {
+		return name.(string)
+	}
+	name := n.NamingStrategy.ColumnName(table, column)
+	n.columns.Store(key, name)
+	return name
 }
