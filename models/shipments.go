@@ -143,13 +143,22 @@ func joined(db *gorm.DB) *gorm.DB {
 // Shipment returns the shipment with its addresses, parcel and customs
 // info expanded. It returns ErrNotFound if there is no such shipment.
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
+	// Sent as is, not through GORM's Raw, which would parse the statement
+	// for placeholders every time; GORM still maps the joined columns.
+	rows, err := s.pool.QueryContext(ctx, s.shipmentByIDSQL(), id)
+	if err != nil {
+		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
+	}
+	defer rows.Close()
 	var sh Shipment
-	res := s.db.WithContext(ctx).Raw(s.shipmentByIDSQL(), id).Scan(&sh)
-	switch {
-	case res.Error != nil:
-		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(res.Error))
-	case res.RowsAffected == 0:
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
+		}
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, ErrNotFound)
+	}
+	if err := s.db.ScanRows(rows, &sh); err != nil {
+		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
 	}
 	return sh, nil
 }
