@@ -1,6 +1,12 @@
 package main
 
 import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -115,5 +121,124 @@ tps = 4576.921490 (without initial connection time)
 	}
 	if _, err := parsePgbench("pgbench: error: connection to server failed\n"); err == nil {
 		t.Error("output without tps: want an error")
+	}
+}
+
+func TestParseHistogram(t *testing.T) {
+	const scrape = `# HELP waybill_http_request_duration_seconds Time to answer an HTTP request, by method and route template.
+# TYPE waybill_http_request_duration_seconds histogram
+waybill_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.0005"} 3
+waybill_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.001"} 90
+waybill_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.0025"} 99
+waybill_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="+Inf"} 100
+waybill_http_request_duration_seconds_sum{method="GET",route="/readyz"} 0.08
+waybill_http_request_duration_seconds_count{method="GET",route="/readyz"} 100
+waybill_http_request_duration_seconds_bucket{method="GET",route="/readyz/x",le="+Inf"} 7
+waybill_http_request_duration_seconds_bucket{method="POST",route="/readyz",le="+Inf"} 8
+waybill_http_request_duration_seconds_bucket{method="GET",note="a \"quoted\", value",route="/readyz",le="+Inf"} 9
+`
+	want := histogram{{0.0005, 3}, {0.001, 90}, {0.0025, 99}, {math.Inf(1), 100}}
+	labels := map[string]string{"method": "GET", "route": "/readyz"}
+	got, err := parseHistogram(scrape, durationFamily, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("parseHistogram = %v, want %v", got, want)
+	}
+	quoted, err := parseHistogram(scrape, durationFamily, map[string]string{"method": "GET", "route": "/readyz", "note": `a "quoted", value`})
+	if err != nil || !slices.Equal(quoted, histogram{{math.Inf(1), 9}}) {
+		t.Errorf("escaped label value: %v, %v", quoted, err)
+	}
+	none, err := parseHistogram(scrape, durationFamily, map[string]string{"method": "GET", "route": "/livez"})
+	if err != nil || len(none) != 0 {
+		t.Errorf("absent series: %v, %v; want an empty histogram", none, err)
+	}
+	if _, err := parseHistogram(`waybill_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="0.001} 1`, durationFamily, labels); err == nil {
+		t.Error("unterminated label value: want an error")
+	}
+}
+
+func TestHistogramBound(t *testing.T) {
+	before := histogram{{0.0005, 10}, {0.001, 10}, {0.0025, 10}, {0.005, 10}, {math.Inf(1), 10}}
+	after := histogram{{0.0005, 60}, {0.001, 105}, {0.0025, 109}, {0.005, 110}, {math.Inf(1), 110}}
+	h := after.since(before) // 50, 95, 99, 100, 100
+	if h.count() != 100 {
+		t.Fatalf("count = %v, want 100", h.count())
+	}
+	for _, tt := range []struct {
+		q    float64
+		want string
+	}{{50, "≤ 0.5 ms"}, {51, "≤ 1 ms"}, {95, "≤ 1 ms"}, {99, "≤ 2.5 ms"}, {100, "≤ 5 ms"}} {
+		if got := h.boundText(tt.q); got != tt.want {
+			t.Errorf("p%v: %q, want %q", tt.q, got, tt.want)
+		}
+	}
+	slow := histogram{{5, 1}, {10, 1}, {math.Inf(1), 2}}
+	if got := slow.boundText(99); got != "> 10 s" {
+		t.Errorf("past the last bucket: %q, want \"> 10 s\"", got)
+	}
+	if got := (histogram{}).boundText(50); got != "—" {
+		t.Errorf("no observations: %q", got)
+	}
+	// A series created during the window: nothing before it.
+	if got := after.since(nil); !slices.Equal(got, after) {
+		t.Errorf("since(nil) = %v", got)
+	}
+}
+
+func TestCompareWork(t *testing.T) {
+	tests := []struct {
+		name           string
+		server, script work
+		lookups        int
+		coalesced      bool
+		same           bool
+		coalescing     float64
+	}{
+		{"the same per request", work{2, 6.1, 0}, work{3, 6, 0}, 1, false, true, 1},
+		{"a scan more per request", work{2, 8, 0}, work{3, 6, 0}, 1, false, false, 1},
+		// 8 requests per statement: per request the server does an eighth.
+		{"coalesced, per statement the same", work{0.125, 5.3, 0}, work{1, 41.6, 0}, 0, true, true, 8},
+		{"coalesced, per statement a different plan", work{0.125, 8, 0}, work{1, 41.6, 0}, 0, true, false, 8},
+		{"coalesced, but two statements where the script sends one", work{2, 83, 0}, work{1, 41.6, 0}, 0, true, false, 0.5},
+		{"not coalesced, fewer statements per request", work{0.125, 5.3, 0}, work{1, 41.6, 0}, 0, false, false, 1},
+	}
+	for _, tt := range tests {
+		c := compareWork(tt.server, tt.script, tt.lookups, tt.coalesced)
+		if c.same() != tt.same || math.Abs(c.coalescing-tt.coalescing) > 1e-9 {
+			t.Errorf("%s: same %v, coalescing %v (%s); want %v, %v", tt.name, c.same(), c.coalescing, c, tt.same, tt.coalescing)
+		}
+	}
+}
+
+func TestDriveEdges(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	client := newClient(2)
+	defer client.CloseIdleConnections()
+	load := func(ctx context.Context, _ *rand.Rand) *http.Request {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		return req
+	}
+	var ends []bool
+	var at []time.Time
+	start := time.Now()
+	m, _ := drive(context.Background(), client, 2, 100*time.Millisecond, 200*time.Millisecond, load, nil, func(end bool) {
+		ends = append(ends, end)
+		at = append(at, time.Now())
+	})
+	if !slices.Equal(ends, []bool{false, true}) {
+		t.Fatalf("edge calls %v, want [false true]", ends)
+	}
+	// Timers fire late, never early; a busy machine makes them later.
+	if d := at[0].Sub(start); d < 100*time.Millisecond || d > time.Second {
+		t.Errorf("window start after %v, want 100ms", d)
+	}
+	if d := at[1].Sub(start); d < 300*time.Millisecond || d > 2*time.Second {
+		t.Errorf("window end after %v, want 300ms", d)
+	}
+	if len(m.latencies) == 0 {
+		t.Error("no request measured")
 	}
 }

@@ -31,7 +31,10 @@ type result struct {
 	shipments int
 	http      measured  // the load (for readyz: the get-one load behind it)
 	probe     *measured // readyz
-	pgbench   pgbenchResult
+	// probeServer is the probe's latency as the server timed it over the
+	// measured window; nil if not measured.
+	probeServer *serverLatency
+	pgbench     pgbenchResult
 	// pgbenchErr is why pgbench could not measure; "" when it did or the
 	// scenario has no script.
 	pgbenchErr string
@@ -40,10 +43,20 @@ type result struct {
 	serverWork, scriptWork *work
 }
 
+// work compares the SQL a request cost the server and the script; false
+// if either was not measured.
+func (r result) work() (comparison, bool) {
+	if r.serverWork == nil || r.scriptWork == nil {
+		return comparison{}, false
+	}
+	return compareWork(*r.serverWork, *r.scriptWork, r.scenario.lookups, r.scenario.coalesced), true
+}
+
 // stale reports whether the scenario's script no longer does what the
 // server does.
 func (r result) stale() bool {
-	return r.serverWork != nil && r.scriptWork != nil && !sameWork(*r.serverWork, *r.scriptWork, r.scenario.lookups)
+	c, ok := r.work()
+	return ok && !c.same()
 }
 
 // shown is what the line reports: the probe for readyz, else the load.
@@ -174,6 +187,16 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 		probe = s.probe(f)
 	}
 	var probed measured
+	// The probe's route as the server timed it: its latency histogram,
+	// scraped from /metrics as the measured window starts and ends.
+	var scraper *windowScraper
+	var edge func(end bool)
+	if s.probeRoute != "" {
+		metricsClient := newClient(1)
+		defer metricsClient.CloseIdleConnections()
+		scraper = &windowScraper{ctx: ctx, client: metricsClient, base: srv.base, route: s.probeRoute}
+		edge = scraper.edge
+	}
 	run := func() (int, error) {
 		profiled := make(chan error, 1)
 		if srv.pprof != "" {
@@ -182,7 +205,7 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 		} else {
 			profiled <- nil
 		}
-		r.http, probed = drive(ctx, client, h.opts.concurrency, h.opts.warmup, h.opts.duration, s.load(f), probe)
+		r.http, probed = drive(ctx, client, h.opts.concurrency, h.opts.warmup, h.opts.duration, s.load(f), probe, edge)
 		if err := <-profiled; err != nil {
 			h.logf("%s: no CPU profile: %v", s.name, err)
 		}
@@ -205,6 +228,13 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 	}
 	shown := r.shown()
 	h.logf("%s: %.0f req/s, p50 %s, p99 %s, %d errors", s.name, shown.rate(), ms(shown.p(50)), ms(shown.p(99)), r.errors())
+	if scraper != nil {
+		if r.probeServer, err = scraper.latency(); err != nil {
+			h.logf("%s: no server-side latency of %s: %v", s.name, s.probeRoute, err)
+		} else {
+			h.logf("%s: %s %s", s.name, s.probeRoute, r.probeServer)
+		}
+	}
 	if r.errors() > 0 {
 		h.logf("%s: first error: %s", s.name, firstNonEmpty(r.http.firstErr, probed.firstErr))
 	}
@@ -235,8 +265,11 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 		h.logf("%s: counting the script's SQL: %v", s.name, err)
 	}
 	r.serverWork, r.scriptWork = serverWork, scriptWork
-	if serverWork != nil && scriptWork != nil {
+	if c, ok := r.work(); ok {
 		h.logf("%s: per request, the server: %s; the script: %s", s.name, serverWork, scriptWork)
+		if s.coalesced {
+			h.logf("%s: server : script, %s", s.name, c)
+		}
 	}
 	if r.stale() {
 		h.logf("%s: WARNING: bench/pgbench/%s no longer sends what the server sends", s.name, s.script)

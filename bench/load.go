@@ -67,12 +67,29 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 // their latencies give the percentiles. A request still running at the
 // end of the window is waited for and not counted. With a probe, one more
 // goroutine on its own connection sends probe requests, probePause apart,
-// during the same time, measured separately.
-func drive(ctx context.Context, client *http.Client, workers int, warmup, measure time.Duration, load, probe requestFunc) (main, probed measured) {
+// during the same time, measured separately. With an edge, one more
+// goroutine calls edge(false) when the measured window starts and
+// edge(true) when it ends (not if ctx ends first); drive returns after
+// both calls have.
+func drive(ctx context.Context, client *http.Client, workers int, warmup, measure time.Duration, load, probe requestFunc, edge func(end bool)) (main, probed measured) {
 	from := time.Now().Add(warmup)
 	until := from.Add(measure)
 	parts := make([]measured, workers)
 	var wg sync.WaitGroup
+	if edge != nil {
+		wg.Go(func() {
+			for i, at := range []time.Time{from, until} {
+				t := time.NewTimer(time.Until(at))
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				edge(i == 1)
+			}
+		})
+	}
 	for w := range workers {
 		wg.Go(func() { parts[w] = loop(ctx, client, load, uint64(w), from, until, 0) })
 	}

@@ -150,16 +150,23 @@ func (r *report) markdown() string {
 	}
 	for _, res := range r.results {
 		if res.probe != nil {
-			fmt.Fprintf(&b, "/readyz: one more connection probing every %s while %d workers drove get-one at %s req/s (%d errors).\n\n",
+			fmt.Fprintf(&b, "/readyz: one more connection probing every %s while %d workers drove get-one at %s req/s (%d errors)",
 				probePause, r.opts.concurrency, thousands(res.http.rate()), res.http.errors)
+			if res.probeServer != nil {
+				fmt.Fprintf(&b, "; %s, upper bounds of the handler's time, against %s and %s at the client, the rest spent outside the handler: in the kernel and Go's HTTP server, and waiting for one of the CPUs that the server, PostgreSQL and the load share",
+					res.probeServer, ms(res.probe.p(50)), ms(res.probe.p(99)))
+			}
+			b.WriteString(".\n\n")
 		}
 	}
 	var work []string
 	for _, res := range r.results {
-		if res.serverWork != nil && res.scriptWork != nil {
-			work = append(work, fmt.Sprintf("%s %s / %s / %s", res.scenario.name,
-				pair(res.serverWork.xacts, res.scriptWork.xacts-float64(res.scenario.lookups)),
-				pair(res.serverWork.indexScans, res.scriptWork.indexScans), pair(res.serverWork.inserts, res.scriptWork.inserts)))
+		if c, ok := res.work(); ok {
+			sep := " "
+			if c.coalesced {
+				sep = ", "
+			}
+			work = append(work, res.scenario.name+sep+c.String())
 		}
 	}
 	if len(work) > 0 {
@@ -182,8 +189,6 @@ func (r *report) markdown() string {
 	}
 	return b.String()
 }
-
-func pair(server, script float64) string { return fmt.Sprintf("%.1f : %.1f", server, script) }
 
 func probeErr(r result) string {
 	if r.probe == nil {

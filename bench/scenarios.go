@@ -29,6 +29,9 @@ type scenario struct {
 	// probe, if set, is sent from one more connection, every probePause,
 	// while the workers run load; the line reports the probe.
 	probe func(f *fixtures) requestFunc
+	// probeRoute is the probe's route template: its latency as the server
+	// timed it over the measured window is reported too.
+	probeRoute string
 	// script is the pgbench script in pgbench/, "" for none; vars are
 	// its variables (pgbench -D).
 	script string
@@ -36,7 +39,13 @@ type scenario struct {
 	// lookups is how many statements the script sends that the server
 	// does not: the lookups of random ids in the helper tables.
 	lookups int
-	target  target
+	// coalesced says the server may answer concurrent requests with one
+	// computation (the dashboard: models/coalesce.go), so that it runs
+	// fewer statements than it answers requests: its SQL is compared with
+	// the script's per statement executed, not per request (see
+	// compareWork).
+	coalesced bool
+	target    target
 }
 
 // target is what SPEC 11 asks of a scenario; zero fields ask nothing.
@@ -115,7 +124,7 @@ var scenarios = []scenario{
 				return f.get(ctx, "/v1/analytics/dashboard?start_date="+f.dashStart.Format(time.DateOnly)+"&end_date="+f.dashEnd.Format(time.DateOnly))
 			}
 		},
-		script: "dashboard.sql",
+		script: "dashboard.sql", coalesced: true,
 		vars: func(f *fixtures) map[string]string {
 			return map[string]string{
 				"start_date": f.dashStart.Format(time.DateOnly), "end_date": f.dashEnd.Format(time.DateOnly),
@@ -132,7 +141,8 @@ var scenarios = []scenario{
 				return req
 			}
 		},
-		target: target{maxP99: 5 * time.Millisecond},
+		probeRoute: "/readyz",
+		target:     target{maxP99: 5 * time.Millisecond},
 	},
 }
 

@@ -93,15 +93,61 @@ func settle(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-// sameWork reports whether a script's work per transaction matches the
-// server's per request, within 15 % (the server's background work and the
-// edges of the runs blur the counts a little), once the script's own id
-// lookups (lookups transactions) are taken away.
-func sameWork(server, script work, lookups int) bool {
-	near := func(a, b float64) bool { return math.Abs(a-b) <= 0.15*math.Max(math.Max(a, b), 1) }
-	return near(server.xacts, script.xacts-float64(lookups)) && near(server.indexScans, script.indexScans) &&
-		near(server.inserts, script.inserts)
+// comparison is a scenario's SQL per request as the server and its
+// script cost it, the script's id lookups (lookups transactions) taken
+// away.
+//
+// For a coalesced scenario, where the server answers concurrent requests
+// with one computation, its work per request is a fraction of the
+// script's; there the server's work is scaled to as many transactions per
+// request as the script's, that is to say compared per statement
+// executed, and coalescing is the requests it answered per execution of
+// the script's SQL. Otherwise coalescing is 1.
+type comparison struct {
+	server, script work
+	coalesced      bool
+	coalescing     float64
 }
+
+func compareWork(server, script work, lookups int, coalesced bool) comparison {
+	script.xacts -= float64(lookups)
+	c := comparison{server: server, script: script, coalesced: coalesced, coalescing: 1}
+	if coalesced && server.xacts > 0 && script.xacts > 0 {
+		k := script.xacts / server.xacts
+		c.coalescing = k
+		c.server = work{server.xacts * k, server.indexScans * k, server.inserts * k}
+	}
+	return c
+}
+
+// workTolerance is how far the server's counts and the script's may be
+// apart and still match: the server's background work and the edges of
+// the runs blur the counts a little.
+const workTolerance = 0.15
+
+// same reports whether the script does what the server does: the same
+// transactions, index scans and inserted rows, within workTolerance, and,
+// coalesced, no more requests than statements executed (coalescing can
+// only save work; a server that needs more transactions per request than
+// the script sends does something else).
+func (c comparison) same() bool {
+	near := func(a, b float64) bool { return math.Abs(a-b) <= workTolerance*math.Max(math.Max(a, b), 1) }
+	return c.coalescing >= 1-workTolerance && near(c.server.xacts, c.script.xacts) &&
+		near(c.server.indexScans, c.script.indexScans) && near(c.server.inserts, c.script.inserts)
+}
+
+// String writes the comparison as the report's line does, server : script
+// for transactions / index scans / rows inserted.
+func (c comparison) String() string {
+	s := fmt.Sprintf("%s / %s / %s", pair(c.server.xacts, c.script.xacts),
+		pair(c.server.indexScans, c.script.indexScans), pair(c.server.inserts, c.script.inserts))
+	if c.coalesced {
+		s = fmt.Sprintf("per statement executed (the server coalesced %.1f requests into each): %s", c.coalescing, s)
+	}
+	return s
+}
+
+func pair(server, script float64) string { return fmt.Sprintf("%.1f : %.1f", server, script) }
 
 func (w work) String() string {
 	return fmt.Sprintf("%.1f transactions, %.1f index scans, %.1f rows inserted", w.xacts, w.indexScans, w.inserts)
