@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/waybill/waybill/models"
 )
 
 // scripts are the pgbench scripts: for each scenario, the statements the
@@ -88,6 +90,8 @@ func (h *harness) runPgbench(ctx context.Context, dbURL string, s scenario, f *f
 	if err != nil {
 		return pgbenchResult{}, 0, err
 	}
+	dashboard := strings.NewReplacer("$1", ":start_date", "$2", ":end_date").Replace(models.DashboardStatement())
+	src = bytes.ReplaceAll(src, []byte("{{models.DashboardStatement}}"), []byte(dashboard))
 	file := filepath.Join(h.dir, s.script)
 	if err := os.WriteFile(file, src, 0o644); err != nil {
 		return pgbenchResult{}, 0, err

@@ -265,6 +265,10 @@ ORDER BY 1, 2, 4, 19`,
 	fmt.Sprintf(dayFiguresSQL, "live"), fmt.Sprintf(dayRoutesSQL, "live"),
 	groupDayCurrency, groupRoute, groupUnmaterialized)
 
+// DashboardStatement is the statement Dashboard sends, with the range's
+// first and last day as $1 and $2, for tools that measure it (task bench).
+func DashboardStatement() string { return dashboardSQL }
+
 // dashboardRow is one row of dashboardSQL.
 type dashboardRow struct {
 	g                             int
