@@ -24,8 +24,9 @@ const (
 	healthKeyTimeout = 400 * time.Millisecond // looking up the caller's API key
 	healthPingBudget = 800 * time.Millisecond // the health ping
 	healthBudget     = 1200 * time.Millisecond
-	healthCacheFor   = time.Second // concurrent callers share a check this long
-	saturationWindow = time.Minute // a pool wait this recent means saturated
+	healthCacheFor   = time.Second     // concurrent callers share a check this long
+	readyStaleFor    = 3 * time.Second // /readyz may use a check this old while a new one runs
+	saturationWindow = time.Minute     // a pool wait this recent means saturated
 )
 
 // livez answers 200 while the process runs; it touches nothing.
@@ -46,7 +47,7 @@ func readyz(h *healthChecker, draining func() bool) echo.HandlerFunc {
 			reason = "draining"
 		case h.store == nil:
 			reason = "database not configured"
-		case h.check().pingMs == nil:
+		case h.recentCheck().pingMs == nil:
 			reason = "database unreachable"
 		}
 		if reason != "" {
@@ -220,6 +221,25 @@ func (h *healthChecker) check() dbCheck {
 		return c, nil
 	})
 	return v.(dbCheck)
+}
+
+// recentCheck is check for /readyz, which must answer fast under load: a
+// check up to readyStaleFor old is used at once while a fresh one runs in
+// the background, so a probe waits for the database only when no check is
+// that recent (at start, or when checks hang).
+func (h *healthChecker) recentCheck() dbCheck {
+	h.mu.Lock()
+	last := h.last
+	h.mu.Unlock()
+	age := time.Since(last.at)
+	if age < healthCacheFor {
+		return last
+	}
+	if age < readyStaleFor {
+		go h.check()
+		return last
+	}
+	return h.check()
 }
 
 // checkDatabase pings the database and reads its capacity, on the health
