@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
@@ -38,17 +37,9 @@ func scrapeHistogram(ctx context.Context, client *http.Client, base, family stri
 	}
 	// The text format, which parseHistogram reads.
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	resp, err := client.Do(req)
+	body, err := exchange(client, req)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	return parseHistogram(string(body), family, labels)
 }

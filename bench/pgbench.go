@@ -21,6 +21,18 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
+// shipmentJoined is the FROM clause with which the server reads shipments
+// (models' joined): each with its addresses, parcel and customs info, as
+// GORM writes it. Scripts say {{shipment_joined}} for it.
+const shipmentJoined = `FROM shipments
+LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
+LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
+LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
+LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
+LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
+LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+`
+
 // scripts are the pgbench scripts: for each scenario, the statements the
 // server sends for one request (see the comment at the top of each).
 //
@@ -91,7 +103,8 @@ func (h *harness) runPgbench(ctx context.Context, dbURL string, s scenario, f *f
 		return pgbenchResult{}, 0, err
 	}
 	dashboard := strings.NewReplacer("$1", ":start_date", "$2", ":end_date").Replace(models.DashboardStatement())
-	src = bytes.ReplaceAll(src, []byte("{{models.DashboardStatement}}"), []byte(dashboard))
+	src = []byte(strings.NewReplacer("{{models.DashboardStatement}}", dashboard,
+		"{{shipment_joined}}", strings.TrimSuffix(shipmentJoined, "\n")).Replace(string(src)))
 	file := filepath.Join(h.dir, s.script)
 	if err := os.WriteFile(file, src, 0o644); err != nil {
 		return pgbenchResult{}, 0, err

@@ -31,13 +31,7 @@ VALUES (NULL, 'test', :k, 'unknown', NULL, 'USPS', 'Priority', :from_id,
         NULL, NULL, NULL, NULL, NULL, NULL) RETURNING * \gset ship_
 COMMIT;
 SELECT *
-FROM shipments
-LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
-LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
-LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
-LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
-LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
-LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+{{shipment_joined}}
 WHERE shipments.id = :ship_id LIMIT 1;
 UPDATE idempotency_keys SET response_body = :resp_body, response_headers = :resp_headers, status_code = 201
 WHERE id = :idem_id;

@@ -9,11 +9,5 @@
 \set n random(1, :nids)
 SELECT id AS sid FROM bench_ids WHERE n = :n \gset
 SELECT *
-FROM shipments
-LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
-LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
-LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
-LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
-LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
-LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+{{shipment_joined}}
 WHERE shipments.id = :sid LIMIT 1;

@@ -13,24 +13,12 @@ SELECT id AS cursor FROM bench_list_ids WHERE n = :n \gset
 SELECT created_at AS cursor_at FROM shipments WHERE id = :cursor \gset
 \if :older
 SELECT *
-FROM shipments
-LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
-LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
-LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
-LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
-LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
-LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+{{shipment_joined}}
 WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) < (:cursor_at, :cursor)
 ORDER BY shipments.created_at DESC, shipments.id DESC LIMIT 21;
 \else
 SELECT *
-FROM shipments
-LEFT JOIN addresses AS "FromAddress" ON shipments.from_address_id = "FromAddress".id
-LEFT JOIN addresses AS "ToAddress" ON shipments.to_address_id = "ToAddress".id
-LEFT JOIN addresses AS "ReturnAddress" ON shipments.return_address_id = "ReturnAddress".id
-LEFT JOIN addresses AS "BuyerAddress" ON shipments.buyer_address_id = "BuyerAddress".id
-LEFT JOIN parcels AS "Parcel" ON shipments.parcel_id = "Parcel".id
-LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "CustomsInfo".id
+{{shipment_joined}}
 WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) > (:cursor_at, :cursor)
 ORDER BY shipments.created_at ASC, shipments.id ASC LIMIT 21;
 \endif
