@@ -121,9 +121,10 @@ type Dashboard struct {
 	DateRange DateRange        `json:"date_range"`
 }
 
-// The sets of GROUPING(day, carrier, currency) in dashboardSQL: a bit is
-// set for each column aggregated away. groupRoute marks the top routes,
-// which are not a grouping set.
+// The kinds of row of dashboardSQL. The first five are the sets of
+// GROUPING(day, carrier, currency), with a bit set for each column
+// aggregated away; the last two are the top routes and the days not yet
+// materialized.
 const (
 	groupAll             = 7 // ()
 	groupCurrency        = 6 // (currency)
