@@ -427,7 +427,8 @@ func TestGracefulShutdown(t *testing.T) {
 
 	result := make(chan response, 1)
 	go func() { result <- s.get(t, "/v1/shipments/00000000-0000-0000-0000-000000000001", key) }()
-	time.Sleep(300 * time.Millisecond)
+	// In flight: it holds a pool connection, hanging on the database.
+	s.waitMetric(t, `go_sql_in_use_connections{db_name="primary"} 1`, time.Second)
 	start := time.Now()
 	code := s.stop(t)
 	if code != 0 {
