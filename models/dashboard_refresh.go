@@ -18,13 +18,17 @@ const dashboardRefreshLock int64 = 0x5761_7962_696c_6c01 // "Waybill" 1
 
 // refreshDaysSQL deletes every mark the refresh's snapshot sees and returns
 // the days to recompute: the marked days that are materialized, and the
-// requested days ($1) up to today. A mark for a day that is not
-// materialized has nothing to invalidate.
+// requested days ($1) from the first shipment's day to today. A mark for a
+// day that is not materialized has nothing to invalidate, and a day
+// before the first shipment costs nothing to compute live (so dashboards
+// of far-off ranges cannot fill dashboard_days).
 const refreshDaysSQL = `
 WITH marked AS (DELETE FROM dashboard_stale RETURNING day)
 SELECT day FROM marked WHERE day IN (SELECT day FROM dashboard_days)
 UNION
-SELECT day FROM unnest($1::date[]) AS r (day) WHERE day <= (now() AT TIME ZONE 'UTC')::date
+SELECT day FROM unnest($1::date[]) AS r (day)
+WHERE day <= (now() AT TIME ZONE 'UTC')::date
+  AND day >= (SELECT (min(created_at) AT TIME ZONE 'UTC')::date FROM shipments)
 ORDER BY day`
 
 // daysParam is the relation d(day) of the days in $1, for dayFiguresSQL and
@@ -78,8 +82,8 @@ GROUP BY w.week, dr.route_id`,
 
 // RefreshDashboard brings the dashboard's per-day tables up to date: it
 // recomputes every materialized day that a change has marked since its
-// last refresh, and materializes the days of more (days after today are
-// skipped). It returns the days it wrote, oldest first.
+// last refresh, and materializes the days of more (days after today or
+// before the first shipment are skipped). It returns the days it wrote, oldest first.
 //
 // It runs in one REPEATABLE READ transaction and deletes only the marks
 // its snapshot sees, so a change committed while it runs keeps its mark
