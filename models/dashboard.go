@@ -181,8 +181,9 @@ GROUP BY d.day, o.city, o.state, o.country, t.city, t.state, t.country`
 //   - the top ten routes (g = groupRoute) in order, ties broken by the
 //     places' text in byte order so the answer does not depend on the
 //     database's locale;
-//   - the days of the range, up to today, that are not materialized yet
-//     (g = groupUnmaterialized), for the caller to have materialized.
+//   - the days of the range, from the first shipment's to today, that are
+//     not materialized yet (g = groupUnmaterialized), for the caller to
+//     have materialized (RefreshDashboard skips the others).
 var dashboardSQL = fmt.Sprintf(`
 WITH days AS (
     SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') AS d
@@ -262,6 +263,7 @@ UNION ALL
 SELECT %d, day, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM days
 WHERE day <= (now() AT TIME ZONE 'UTC')::date AND day NOT IN (SELECT day FROM dashboard_days)
+  AND day >= (SELECT (min(created_at) AT TIME ZONE 'UTC')::date FROM shipments)
 ORDER BY 1, 2, 4, 19`,
 	fmt.Sprintf(dayFiguresSQL, "live"), fmt.Sprintf(dayRoutesSQL, "live"),
 	groupDayCurrency, groupRoute, groupUnmaterialized)

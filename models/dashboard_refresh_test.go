@@ -270,11 +270,13 @@ func TestDashboardQueuesUnmaterializedDays(t *testing.T) {
 	if got := s.dashQueue.take(); !cmp.Equal(got, daysOf(start, end)) {
 		t.Fatalf("queued %v, want the range's days", got)
 	}
-	// A day after today is never queued nor materialized.
+	// Neither a day after today nor one before the first shipment is
+	// queued.
 	tomorrow := Date{time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)}
 	dashboard(t, s, tomorrow, tomorrow)
+	dashboard(t, s, day("2026-02-01"), day("2026-02-27"))
 	if got := s.dashQueue.take(); len(got) != 0 {
-		t.Errorf("queued %v for tomorrow", got)
+		t.Errorf("queued %v for tomorrow and the days before the first shipment", got)
 	}
 
 	dashboard(t, s, start, end)
