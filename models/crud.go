@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -41,6 +40,7 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bo
 	}
 	order := table + ".created_at DESC, " + table + ".id DESC"
 	newerFirst := true
+	var cursor *uuid.UUID
 	for _, cur := range []struct {
 		id *uuid.UUID
 		op string
@@ -48,15 +48,12 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bo
 		if cur.id == nil {
 			continue
 		}
-		var at time.Time
-		err := q.Session(&gorm.Session{NewDB: true}).Table(table).Select("created_at").Where("id = ?", *cur.id).Row().Scan(&at)
-		if err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil, false, fmt.Errorf("cursor %s: %w", cur.id, ErrInvalidCursor)
-			}
-			return nil, false, classify(err)
-		}
-		q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+" (?, ?)", at, *cur.id)
+		// The cursor's created_at is read in the same statement. A cursor
+		// naming no row compares with NULL and matches nothing; only an
+		// empty page then needs to ask whether it exists.
+		cursor = cur.id
+		q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+
+			" ((SELECT c.created_at FROM "+table+" AS c WHERE c.id = ?), ?)", *cur.id, *cur.id)
 		if cur.op == ">" {
 			// Walk forward from the cursor, then present newest first.
 			order, newerFirst = table+".created_at ASC, "+table+".id ASC", false
@@ -65,6 +62,16 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bo
 	var rows []T
 	if err := q.Order(order).Limit(p.Size + 1).Find(&rows).Error; err != nil {
 		return nil, false, classify(err)
+	}
+	if len(rows) == 0 && cursor != nil {
+		var exists bool
+		err := q.Session(&gorm.Session{NewDB: true}).Raw("SELECT EXISTS (SELECT FROM "+table+" WHERE id = ?)", *cursor).Scan(&exists).Error
+		if err != nil {
+			return nil, false, classify(err)
+		}
+		if !exists {
+			return nil, false, fmt.Errorf("cursor %s: %w", cursor, ErrInvalidCursor)
+		}
 	}
 	more := len(rows) > p.Size
 	if more {

@@ -1,7 +1,7 @@
 -- GET /v1/shipments?status=:status&page_size=20&before_id=… (or after_id=…):
--- the cursor's created_at, then the keyset page — 21
--- rows, the page and one to tell whether there are more — each shipment
--- LEFT JOINed to its addresses, parcel and customs info, as
+-- the keyset page, 21 rows (the page and one to tell whether there are
+-- more) after the cursor, whose created_at is read in the same statement,
+-- each shipment LEFT JOINed to its addresses, parcel and customs info, as
 -- models.Store.Shipments sends it.
 --
 -- The cursor is a random shipment with that status (helper table
@@ -10,15 +10,14 @@
 \set n random(1, :nlist)
 \set older random(0, 1)
 SELECT id AS cursor FROM bench_list_ids WHERE n = :n \gset
-SELECT created_at AS cursor_at FROM shipments WHERE id = :cursor \gset
 \if :older
 SELECT *
 {{shipment_joined}}
-WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) < (:cursor_at, :cursor)
+WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) < ((SELECT c.created_at FROM shipments AS c WHERE c.id = :cursor), :cursor)
 ORDER BY shipments.created_at DESC, shipments.id DESC LIMIT 21;
 \else
 SELECT *
 {{shipment_joined}}
-WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) > (:cursor_at, :cursor)
+WHERE shipments.status IN (:status) AND (shipments.created_at, shipments.id) > ((SELECT c.created_at FROM shipments AS c WHERE c.id = :cursor), :cursor)
 ORDER BY shipments.created_at ASC, shipments.id ASC LIMIT 21;
 \endif
