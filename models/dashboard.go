@@ -135,6 +135,17 @@ const (
 	groupUnmaterialized  = 9
 )
 
+// The statuses the dashboard and the rollups count as failed and as in
+// transit (SPEC 6.3), as SQL lists.
+const (
+	failedStatusesSQL    = "('failure', 'error', 'return_to_sender')"
+	inTransitStatusesSQL = "('pre_transit', 'in_transit', 'out_for_delivery', 'available_for_pickup')"
+)
+
+// firstShipmentDaySQL is the UTC day of the oldest shipment: no day before
+// it is worth materializing, as it costs nothing to compute live.
+const firstShipmentDaySQL = "(SELECT (min(created_at) AT TIME ZONE 'UTC')::date FROM shipments)"
+
 // shipmentsOfDaysSQL joins each day of a relation d(day) to the shipments
 // created on it, in UTC; the planner turns it into one index range scan of
 // shipments per day.
@@ -148,8 +159,8 @@ const dayFiguresSQL = `
 SELECT d.day, s.carrier, s.currency,
        count(*) AS shipments,
        count(*) FILTER (WHERE s.status = 'delivered') AS delivered,
-       count(*) FILTER (WHERE s.status IN ('pre_transit', 'in_transit', 'out_for_delivery', 'available_for_pickup')) AS in_transit,
-       count(*) FILTER (WHERE s.status IN ('failure', 'error', 'return_to_sender')) AS failed,
+       count(*) FILTER (WHERE s.status IN ` + inTransitStatusesSQL + `) AS in_transit,
+       count(*) FILTER (WHERE s.status IN ` + failedStatusesSQL + `) AS failed,
        count(s.total_cost) AS priced,
        coalesce(sum(s.total_cost), 0) AS cost,
        count(*) FILTER (WHERE s.status = 'delivered' AND s.delivery_date IS NOT NULL AND s.est_delivery_date IS NOT NULL) AS timed,
@@ -263,10 +274,10 @@ UNION ALL
 SELECT %d, day, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM days
 WHERE day <= (now() AT TIME ZONE 'UTC')::date AND day NOT IN (SELECT day FROM dashboard_days)
-  AND day >= (SELECT (min(created_at) AT TIME ZONE 'UTC')::date FROM shipments)
+  AND day >= %s
 ORDER BY 1, 2, 4, 19`,
 	fmt.Sprintf(dayFiguresSQL, "live"), fmt.Sprintf(dayRoutesSQL, "live"),
-	groupDayCurrency, groupRoute, groupUnmaterialized)
+	groupDayCurrency, groupRoute, groupUnmaterialized, firstShipmentDaySQL)
 
 // DashboardStatement is the statement Dashboard sends, with the range's
 // first and last day as $1 and $2, for tools that measure it (task bench).

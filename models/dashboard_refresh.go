@@ -18,17 +18,16 @@ const dashboardRefreshLock int64 = 0x5761_7962_696c_6c01 // "Waybill" 1
 
 // refreshDaysSQL deletes every mark the refresh's snapshot sees and returns
 // the days to recompute: the marked days that are materialized, and the
-// requested days ($1) from the first shipment's day to today. A mark for a
-// day that is not materialized has nothing to invalidate, and a day
-// before the first shipment costs nothing to compute live (so dashboards
-// of far-off ranges cannot fill dashboard_days).
+// requested days ($1) from the first shipment's day to today (so that
+// dashboards of far-off ranges cannot fill dashboard_days). A mark for a
+// day that is not materialized has nothing to invalidate.
 const refreshDaysSQL = `
 WITH marked AS (DELETE FROM dashboard_stale RETURNING day)
 SELECT day FROM marked WHERE day IN (SELECT day FROM dashboard_days)
 UNION
 SELECT day FROM unnest($1::date[]) AS r (day)
 WHERE day <= (now() AT TIME ZONE 'UTC')::date
-  AND day >= (SELECT (min(created_at) AT TIME ZONE 'UTC')::date FROM shipments)
+  AND day >= ` + firstShipmentDaySQL + `
 ORDER BY day`
 
 // daysParam is the relation d(day) of the days in $1, for dayFiguresSQL and

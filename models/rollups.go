@@ -26,7 +26,7 @@ const rollupShipmentsSQL = `
 s AS (
     SELECT sh.currency, sh.status, sh.total_cost,
            coalesce(sh.carrier, 'unknown') AS carrier, coalesce(sh.service, 'unknown') AS service,
-           sh.status IN ('failure', 'error', 'return_to_sender') AS failed,
+           sh.status IN ` + failedStatusesSQL + ` AS failed,
            sh.status = 'delivered' AND sh.delivery_date <= sh.est_delivery_date AS on_time,
            sh.status = 'delivered' AND sh.delivery_date > sh.est_delivery_date AS delayed,
            CASE WHEN sh.status = 'delivered' THEN coalesce(sh.delivery_days,
