@@ -83,12 +83,16 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bo
 	return rows, more, nil
 }
 
+// idIs is the condition id = id on the statement's own table, qualified
+// for statements that join other tables.
+func idIs(id uuid.UUID) clause.Eq {
+	return clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: "id"}, Value: id}
+}
+
 // byID loads the row of T with that id into dst, or returns ErrNotFound.
 func byID[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string) (T, error) {
 	var row T
-	// The column is qualified for queries that join other tables.
-	idIs := clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: "id"}, Value: id}
-	if err := db.WithContext(ctx).Take(&row, idIs).Error; err != nil {
+	if err := db.WithContext(ctx).Take(&row, idIs(id)).Error; err != nil {
 		return row, fmt.Errorf("%s %s: %w", what, id, classify(err))
 	}
 	return row, nil

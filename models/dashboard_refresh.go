@@ -82,7 +82,8 @@ GROUP BY w.week, dr.route_id`,
 // RefreshDashboard brings the dashboard's per-day tables up to date: it
 // recomputes every materialized day that a change has marked since its
 // last refresh, and materializes the days of more (days after today or
-// before the first shipment are skipped). It returns the days it wrote, oldest first.
+// before the first shipment are skipped). It returns the days it wrote,
+// oldest first.
 //
 // It runs in one REPEATABLE READ transaction and deletes only the marks
 // its snapshot sees, so a change committed while it runs keeps its mark

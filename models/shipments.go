@@ -145,7 +145,7 @@ func joined(db *gorm.DB) *gorm.DB {
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
 	// Sent as is, not through GORM's Raw, which would parse the statement
 	// for placeholders every time; GORM still maps the joined columns.
-	rows, err := s.pool.QueryContext(ctx, s.shipmentByIDSQL(), id)
+	rows, err := s.pool.QueryContext(ctx, s.shipmentByID(), id)
 	if err != nil {
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
 	}
@@ -163,16 +163,12 @@ func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
 	return sh, nil
 }
 
-// shipmentByIDSQL is the statement of joined for one shipment by id ($1),
-// as GORM builds it, built once: building it on every request was 17 % of
-// a get-one's CPU.
-func (s *Store) shipmentByIDSQL() string {
-	s.shipmentSQL.Do(func() {
-		dry := joined(s.db.Session(&gorm.Session{DryRun: true}))
-		idIs := clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: "id"}, Value: uuid.Nil}
-		s.shipmentSQLText = dry.Find(&Shipment{}, idIs).Statement.SQL.String() // no LIMIT: id is the key
-	})
-	return s.shipmentSQLText
+// shipmentByIDSQL returns the statement of joined for one shipment by id
+// ($1), as GORM builds it; the Store builds it once, since building it on
+// every request was 17 % of a get-one's CPU.
+func shipmentByIDSQL(db *gorm.DB) string {
+	dry := joined(db.Session(&gorm.Session{DryRun: true}))
+	return dry.Find(&Shipment{}, idIs(uuid.Nil)).Statement.SQL.String() // no LIMIT: id is the key
 }
 
 // ShipmentFilter selects the shipments of a list.

@@ -61,9 +61,8 @@ type Store struct {
 	dashQueue *dashboardQueue
 	// dashFlights coalesces concurrent dashboards of the same range.
 	dashFlights coalescer[[2]Date, Dashboard]
-	// shipmentSQL builds shipmentSQLText, the statement of Shipment, once.
-	shipmentSQL     sync.Once
-	shipmentSQLText string
+	// shipmentByID is the statement of Shipment, built on first use.
+	shipmentByID func() string
 }
 
 // Open prepares a Store for the database at dsn. It does not connect: the
@@ -100,7 +99,8 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		health.Close()
 		return nil, fmt.Errorf("gorm: %w", err)
 	}
-	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue()}, nil
+	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
+		shipmentByID: sync.OnceValue(func() string { return shipmentByIDSQL(db) })}, nil
 }
 
 func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
