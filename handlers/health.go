@@ -210,17 +210,21 @@ func (h *healthChecker) check() dbCheck {
 	if time.Since(last.at) < healthCacheFor {
 		return last
 	}
-	v, _, _ := h.flight.Do("check", func() (any, error) {
-		c := h.checkDatabase()
-		h.mu.Lock()
-		h.last = c
-		h.mu.Unlock()
-		if h.onPlan != nil {
-			h.onPlan(c.capacity)
-		}
-		return c, nil
-	})
+	v, _, _ := h.flight.Do("check", h.newCheck)
 	return v.(dbCheck)
+}
+
+// newCheck checks the database and makes the result the last check; for
+// h.flight, which runs one at a time.
+func (h *healthChecker) newCheck() (any, error) {
+	c := h.checkDatabase()
+	h.mu.Lock()
+	h.last = c
+	h.mu.Unlock()
+	if h.onPlan != nil {
+		h.onPlan(c.capacity)
+	}
+	return c, nil
 }
 
 // recentCheck is check for /readyz, which must answer fast under load: a
@@ -236,7 +240,7 @@ func (h *healthChecker) recentCheck() dbCheck {
 		return last
 	}
 	if age < readyStaleFor {
-		go h.check()
+		h.flight.DoChan("check", h.newCheck) // in the background; one at a time
 		return last
 	}
 	return h.check()
