@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
@@ -528,6 +529,46 @@ func TestPprof(t *testing.T) {
 	if r := s.get(t, "/debug/pprof/", ""); r.status != http.StatusNotFound {
 		t.Errorf("HTTP_ADDR /debug/pprof/: %d, want 404", r.status)
 	}
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+}
+
+// TestServeMaterializesDashboard checks that serve runs the dashboard's
+// refresher: a dashboard over days not materialized gets them
+// materialized in the background.
+func TestServeMaterializesDashboard(t *testing.T) {
+	dbURL := testdb.New(t)
+	env := map[string]string{"DATABASE_URL": dbURL}
+	if code, _, stderr := run(t, env, "seed", "--shipments", "200", "--days", "5"); code != 0 {
+		t.Fatalf("seed: exit %d: %s", code, stderr)
+	}
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM dashboard_days`); err != nil {
+		t.Fatal(err)
+	}
+	key := apiKeyFor(t, dbURL, models.ScopeRead)
+	s := startWaybill(t, env)
+	if r := s.get(t, "/v1/analytics/dashboard", key); r.status != http.StatusOK {
+		t.Fatalf("dashboard: %d %v", r.status, r.body)
+	}
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM dashboard_days`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("serve did not materialize the dashboard's days within 5s")
+		}
+	}
+	s.waitLog(t, "dashboard refreshed", time.Second)
 	if code := s.stop(t); code != 0 {
 		t.Errorf("exit status %d, want 0", code)
 	}
