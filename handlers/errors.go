@@ -39,8 +39,19 @@ var problems = map[string]problemType{
 	"validation_failed":      {http.StatusUnprocessableEntity, "Validation failed", "The JSON is well-formed but some fields are invalid; errors lists each field and what is wrong with it."},
 	"rate_limited":           {http.StatusTooManyRequests, "Too many requests", "The rate limit was exceeded; retry after the number of seconds in Retry-After."},
 	"database_unavailable":   {http.StatusServiceUnavailable, "Database unavailable", "The database is not configured, cannot be reached, or did not answer before the request's deadline. Nothing was changed; retry after the number of seconds in Retry-After."},
+	"outcome_unknown":        {http.StatusServiceUnavailable, "Outcome unknown", "The connection to the database was lost while the change was being committed: it may or may not have been applied. Retry with the same Idempotency-Key to get the original answer if it was applied, or to apply it once if it was not; without a key, read the resource before retrying."},
+	"request_timeout":        {http.StatusRequestTimeout, "Request timeout", "The request body did not arrive before the request's deadline (REQUEST_TIMEOUT). Nothing was changed."},
+	"client_closed_request":  {statusClientClosedRequest, "Client closed request", "The client went away before the answer was ready (nginx's 499). Only the log and the metrics show this code; any change the request made was rolled back unless it had already committed."},
 	"internal_error":         {http.StatusInternalServerError, "Internal error", "A bug in Waybill. The log has the details under the request id; the response says no more."},
 }
+
+// statusClientClosedRequest is nginx's 499: the client hung up first.
+const statusClientClosedRequest = 499
+
+// ErrShutdown is the cause with which the server cancels the requests
+// still running when SHUTDOWN_TIMEOUT ends; they are logged as cut by the
+// shutdown, not as errors.
+var ErrShutdown = errors.New("request cut by server shutdown")
 
 // retryAfterSeconds is what a 503 asks clients to wait: the background
 // reconnect tries at least this often.
