@@ -83,7 +83,10 @@ func newError(code, format string, args ...any) error {
 
 // errorHandler is Echo's HTTPErrorHandler: it maps every error to a problem
 // details response. Only internal errors are logged here with their cause;
-// the client sees their request id and nothing else.
+// the client sees their request id and nothing else. A request whose
+// client went away is answered 499 (nginx's convention: logged and
+// counted, never a 500), and one cut by the server's shutdown is logged
+// as such.
 func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
@@ -91,7 +94,17 @@ func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 		}
 		p := toProblem(err)
 		p.RequestID = requestID(c)
-		if p.Status == http.StatusInternalServerError {
+		ctx := c.Request().Context()
+		switch {
+		case context.Cause(ctx) == ErrShutdown:
+			log.WithFields(logrus.Fields{"request_id": p.RequestID, "route": c.Path()}).Warn("request cut by the shutdown (SHUTDOWN_TIMEOUT)")
+			p = problemFor("database_unavailable", "the server is shutting down; retry later")
+			p.RequestID = requestID(c)
+		case errors.Is(ctx.Err(), context.Canceled):
+			// The client hung up: nobody reads an answer.
+			c.Response().WriteHeader(statusClientClosedRequest)
+			return
+		case p.Status == http.StatusInternalServerError:
 			log.WithFields(logrus.Fields{"request_id": p.RequestID, "route": c.Path(), "error": err.Error()}).Error("internal error")
 		}
 		h := c.Response().Header()
@@ -134,15 +147,24 @@ func toProblem(err error) Problem {
 		code, detail = "conflict", "the change conflicts with existing data"
 	case errors.Is(err, models.ErrInvalidCursor):
 		code, detail = "bad_request", "before_id or after_id names no row of this list"
-	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		code, detail = "database_unavailable", "the database is unavailable; retry later"
+	case errors.Is(err, models.ErrOutcomeUnknown):
+		code, detail = "outcome_unknown", "the connection to the database was lost while the change was being committed: it may have been applied. Retry with the same Idempotency-Key, or read the resource before retrying"
+	case models.Unavailable(err), errors.Is(err, context.DeadlineExceeded):
+		code, detail = "database_unavailable", "the database is unavailable; nothing was changed; retry later"
 	case errors.As(err, &he):
 		if c, ok := echoCodes[he.Code]; ok {
 			code, detail = c, http.StatusText(he.Code)
 		}
 	}
+	p := problemFor(code, detail)
+	p.Errors = fields
+	return p
+}
+
+// problemFor is the problem of a code, with detail.
+func problemFor(code, detail string) Problem {
 	pt := problems[code]
-	return Problem{Type: "/problems/" + code, Title: pt.title, Status: pt.status, Detail: detail, Code: code, Errors: fields}
+	return Problem{Type: "/problems/" + code, Title: pt.title, Status: pt.status, Detail: detail, Code: code}
 }
 
 // echoCodes names the problem for a status Echo itself raises (routing,

@@ -2,16 +2,15 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sirupsen/logrus"
 
 	"github.com/waybill/waybill/models"
 )
@@ -20,13 +19,18 @@ import (
 var replayedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag"}
 
 // idempotent implements Idempotency-Key on POST (SPEC 4.3): the first
-// completed response is stored for 24 hours and replayed for a retry with
+// successful response is stored for 24 hours and replayed for a retry with
 // the same key and body; the same key with a different body is 422; a
 // retry while the first is still running is 409. Keys are scoped to the
-// API key. Only successes are stored: after any error (validation, a
-// conflict, the database being away) nothing remains of the request, and
-// a corrected or later retry runs afresh.
-func idempotent(store *models.Store, staleAfter time.Duration, log *logrus.Logger) echo.MiddlewareFunc {
+// API key.
+//
+// The handler runs inside the transaction that stores its response
+// (models.Store.Idempotent), and its response is held back until that
+// transaction commits: a client never sees a 2xx for a write that did not
+// commit, and a committed write always has its stored response. Errors and
+// other non-2xx answers roll everything back and are not stored, so a
+// corrected or later retry runs afresh.
+func idempotent(store *models.Store) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -53,50 +57,57 @@ func idempotent(store *models.Store, staleAfter time.Duration, log *logrus.Logge
 				h.Write([]byte{0})
 			}
 			apiKey := c.Get(ctxAPIKey).(models.APIKey)
-			claim, replay, err := store.ClaimIdempotencyKey(req.Context(), models.IdempotentRequest{
+			res := c.Response()
+			sent := res.Writer
+			held := &heldResponse{header: http.Header{}}
+			res.Writer = held
+			replay, err := store.Idempotent(req.Context(), models.IdempotentRequest{
 				APIKeyID: apiKey.ID, Key: key, Method: req.Method, Path: req.URL.RequestURI(), Hash: h.Sum(nil),
-			}, staleAfter)
-			switch {
-			case errors.Is(err, models.ErrIdempotencyMismatch):
-				return newError("idempotency_key_reused", "this Idempotency-Key was used for a different request")
-			case errors.Is(err, models.ErrIdempotencyInFlight):
-				return newError("idempotency_in_flight", "the first request with this Idempotency-Key is still running; retry later")
-			case err != nil:
-				return err
-			case replay != nil:
-				return writeReplay(c, replay)
-			}
-
-			capture := &captureWriter{ResponseWriter: c.Response().Writer}
-			c.Response().Writer = capture
-			if err := next(c); err != nil {
-				c.Error(err) // render now, to see what the client gets
-			}
-			// The claim is settled even if the client has gone.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 5*time.Second)
-			defer cancel()
-			status := c.Response().Status
-			if status < 300 {
+			}, func(ctx context.Context) (models.IdempotentResponse, error) {
+				c.SetRequest(req.WithContext(ctx))
+				if err := next(c); err != nil {
+					return models.IdempotentResponse{}, err
+				}
+				if res.Status >= 300 {
+					return models.IdempotentResponse{}, errNotStored
+				}
 				headers := map[string]string{}
 				for _, name := range replayedHeaders {
-					if v := c.Response().Header().Get(name); v != "" {
+					if v := held.header.Get(name); v != "" {
 						headers[name] = v
 					}
 				}
-				raw, _ := json.Marshal(headers)
-				err = store.CompleteIdempotencyKey(ctx, claim.ID, status, raw, capture.body.Bytes())
-			} else {
-				err = store.ReleaseIdempotencyKey(ctx, claim.ID)
+				raw, err := json.Marshal(headers)
+				return models.IdempotentResponse{Status: res.Status, Headers: raw, Body: held.body.Bytes()}, err
+			})
+			c.SetRequest(req)
+			res.Writer = sent
+			switch {
+			case errors.Is(err, errNotStored):
+				return held.sendTo(sent)
+			case err != nil:
+				// Whatever the handler wrote is void: the error handler
+				// answers instead.
+				res.Committed, res.Status, res.Size = false, http.StatusOK, 0
+				switch {
+				case errors.Is(err, models.ErrIdempotencyMismatch):
+					return newError("idempotency_key_reused", "this Idempotency-Key was used for a different request")
+				case errors.Is(err, models.ErrIdempotencyInFlight):
+					return newError("idempotency_in_flight", "the first request with this Idempotency-Key is still running; retry later")
+				}
+				return err
+			case replay != nil:
+				res.Committed, res.Status, res.Size = false, http.StatusOK, 0
+				return writeReplay(c, replay)
 			}
-			if err != nil {
-				// The response is sent; a retry will find the key in
-				// flight until it is stale, then run afresh.
-				log.WithFields(logrus.Fields{"request_id": requestID(c), "error": err.Error()}).Warn("idempotency record not settled")
-			}
-			return nil
+			return held.sendTo(sent)
 		}
 	}
 }
+
+// errNotStored rolls back a request whose handler answered other than
+// 2xx without an error: its answer is sent, not stored.
+var errNotStored = errors.New("response not stored")
 
 func validIdempotencyKey(k string) bool {
 	if len(k) == 0 || len(k) > 255 {
@@ -110,26 +121,38 @@ func validIdempotencyKey(k string) bool {
 	return true
 }
 
-func writeReplay(c echo.Context, rec *models.IdempotencyKey) error {
+func writeReplay(c echo.Context, rec *models.IdempotentResponse) error {
 	var headers map[string]string
-	_ = json.Unmarshal(rec.ResponseHeaders, &headers)
+	_ = json.Unmarshal(rec.Headers, &headers)
 	h := c.Response().Header()
 	for name, v := range headers {
 		h.Set(name, v)
 	}
 	h.Set("Idempotent-Replayed", "true")
-	c.Response().WriteHeader(*rec.StatusCode)
-	_, err := c.Response().Write(rec.ResponseBody)
+	c.Response().WriteHeader(rec.Status)
+	_, err := c.Response().Write(rec.Body)
 	return err
 }
 
-// captureWriter keeps a copy of the response body.
-type captureWriter struct {
-	http.ResponseWriter
-	body bytes.Buffer
+// heldResponse holds a response back (headers, status, body) until it
+// may be sent.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
 }
 
-func (w *captureWriter) Write(b []byte) (int, error) {
-	w.body.Write(b)
-	return w.ResponseWriter.Write(b)
+func (w *heldResponse) Header() http.Header         { return w.header }
+func (w *heldResponse) WriteHeader(status int)      { w.status = status }
+func (w *heldResponse) Write(b []byte) (int, error) { return w.body.Write(b) }
+
+// sendTo sends the held response through w.
+func (w *heldResponse) sendTo(dst http.ResponseWriter) error {
+	h := dst.Header()
+	for name, v := range w.header {
+		h[name] = v
+	}
+	dst.WriteHeader(cmp.Or(w.status, http.StatusOK))
+	_, err := dst.Write(w.body.Bytes())
+	return err
 }

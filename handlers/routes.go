@@ -76,9 +76,7 @@ func New(o Options) *echo.Echo {
 		requireDatabase(o.Store),
 		authenticate(o.Store, o.Log, o.AuthCacheTTL),
 		rateLimit(o.RateLimitRPS),
-		// An in-flight idempotent request untouched for twice the request
-		// deadline has died; its key may be taken over.
-		idempotent(o.Store, 2*o.RequestTimeout, o.Log),
+		idempotent(o.Store),
 	}}
 	shipments := shipmentRoutes{o.Store}
 	v1.POST("/shipments", shipments.create)

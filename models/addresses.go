@@ -38,18 +38,18 @@ func (s *Store) CreateAddress(ctx context.Context, a *Address) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return insert(ctx, s.db, a, "address")
+	return create(ctx, s, a, "address")
 }
 
 // Address returns the address with its usage count, or ErrNotFound.
 func (s *Store) Address(ctx context.Context, id uuid.UUID) (AddressUsage, error) {
-	return byID[AddressUsage](ctx, s.db.Table("addresses").Select("addresses.*, "+usageCount), id, "address")
+	return byID[AddressUsage](ctx, s.conn(ctx).Table("addresses").Select("addresses.*, "+usageCount), id, "address")
 }
 
 // Addresses returns a page of addresses with their usage counts, and
 // whether there are more.
 func (s *Store) Addresses(ctx context.Context, f AddressFilter) ([]AddressUsage, bool, error) {
-	q := s.db.Table("addresses").Select("addresses.*, " + usageCount)
+	q := s.conn(ctx).Table("addresses").Select("addresses.*, " + usageCount)
 	for _, eq := range []struct {
 		col string
 		val *string
@@ -68,9 +68,10 @@ func (s *Store) Addresses(ctx context.Context, f AddressFilter) ([]AddressUsage,
 // UpdateAddress locks the address and calls apply with it as a client
 // sees it (usage count included, for If-Match) and a copy to change; apply
 // returns the columns it changed. The result is validated and written,
-// and returned with its usage count.
+// and returned with its usage count, read in the same transaction.
 func (s *Store) UpdateAddress(ctx context.Context, id uuid.UUID, apply func(cur AddressUsage, a *Address) ([]string, error)) (AddressUsage, error) {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var out AddressUsage
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var cur AddressUsage
 		err := tx.Table("addresses").Select("addresses.*, "+usageCount).
 			Clauses(clause.Locking{Strength: "UPDATE", Table: clause.Table{Name: "addresses"}}).
@@ -88,19 +89,22 @@ func (s *Store) UpdateAddress(ctx context.Context, id uuid.UUID, apply func(cur 
 		if err := v.Err(); err != nil {
 			return err
 		}
-		if len(cols) == 0 {
-			return nil
+		if len(cols) > 0 {
+			if err := tx.Model(&a).Select(cols).Updates(&a).Error; err != nil {
+				return classify(err)
+			}
 		}
-		return classify(tx.Model(&a).Select(cols).Updates(&a).Error)
+		out, err = s.Address(withTx(ctx, tx), id)
+		return err
 	})
 	if err != nil {
 		return AddressUsage{}, fmt.Errorf("update address %s: %w", id, err)
 	}
-	return s.Address(ctx, id)
+	return out, nil
 }
 
 // DeleteAddress deletes an address. It returns ErrConflict while a
 // shipment refers to it, ErrNotFound if there is none.
 func (s *Store) DeleteAddress(ctx context.Context, id uuid.UUID) error {
-	return deleteByID[Address](ctx, s.db, id, "address")
+	return deleteByID[Address](ctx, s, id, "address")
 }

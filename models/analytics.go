@@ -174,18 +174,18 @@ func (s *Store) CreateSummary(ctx context.Context, a *AnalyticsSummary) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	return insert(ctx, s.db, a, "analytics summary")
+	return create(ctx, s, a, "analytics summary")
 }
 
 // Summary returns the analytics summary with that id, or ErrNotFound.
 func (s *Store) Summary(ctx context.Context, id uuid.UUID) (AnalyticsSummary, error) {
-	return byID[AnalyticsSummary](ctx, s.db, id, "analytics summary")
+	return byID[AnalyticsSummary](ctx, s.conn(ctx), id, "analytics summary")
 }
 
 // Summaries returns a page of analytics summaries and whether there are
 // more.
 func (s *Store) Summaries(ctx context.Context, f SummaryFilter) ([]AnalyticsSummary, bool, error) {
-	q := s.db.Model(&AnalyticsSummary{})
+	q := s.conn(ctx).Model(&AnalyticsSummary{})
 	if f.Period != nil {
 		q = q.Where("analytics_summaries.period = ?", *f.Period)
 	}
@@ -200,12 +200,12 @@ func (s *Store) Summaries(ctx context.Context, f SummaryFilter) ([]AnalyticsSumm
 // UpdateSummary changes an analytics summary as apply says (see
 // UpdateShipment) and returns it as stored.
 func (s *Store) UpdateSummary(ctx context.Context, id uuid.UUID, apply func(*AnalyticsSummary) ([]string, error)) (AnalyticsSummary, error) {
-	return update(ctx, s.db, id, "analytics summary", apply, (*AnalyticsSummary).Validate)
+	return update(ctx, s, id, "analytics summary", nil, apply, (*AnalyticsSummary).Validate)
 }
 
 // DeleteSummary deletes an analytics summary, or returns ErrNotFound.
 func (s *Store) DeleteSummary(ctx context.Context, id uuid.UUID) error {
-	return deleteByID[AnalyticsSummary](ctx, s.db, id, "analytics summary")
+	return deleteByID[AnalyticsSummary](ctx, s, id, "analytics summary")
 }
 
 // CarrierPerformanceFilter selects the carrier-performance rows of a list.
@@ -225,19 +225,19 @@ func (s *Store) CreateCarrierPerformance(ctx context.Context, cp *CarrierPerform
 	if err := cp.Validate(); err != nil {
 		return err
 	}
-	return insert(ctx, s.db, cp, "carrier performance")
+	return create(ctx, s, cp, "carrier performance")
 }
 
 // CarrierPerformance returns the carrier-performance row with that id, or
 // ErrNotFound.
 func (s *Store) CarrierPerformance(ctx context.Context, id uuid.UUID) (CarrierPerformance, error) {
-	return byID[CarrierPerformance](ctx, s.db, id, "carrier performance")
+	return byID[CarrierPerformance](ctx, s.conn(ctx), id, "carrier performance")
 }
 
 // CarrierPerformances returns a page of carrier-performance rows and
 // whether there are more.
 func (s *Store) CarrierPerformances(ctx context.Context, f CarrierPerformanceFilter) ([]CarrierPerformance, bool, error) {
-	q := s.db.Model(&CarrierPerformance{})
+	q := s.conn(ctx).Model(&CarrierPerformance{})
 	for _, eq := range []struct {
 		col string
 		val *string
@@ -257,13 +257,13 @@ func (s *Store) CarrierPerformances(ctx context.Context, f CarrierPerformanceFil
 // UpdateCarrierPerformance changes a carrier-performance row as apply says
 // (see UpdateShipment) and returns it as stored.
 func (s *Store) UpdateCarrierPerformance(ctx context.Context, id uuid.UUID, apply func(*CarrierPerformance) ([]string, error)) (CarrierPerformance, error) {
-	return update(ctx, s.db, id, "carrier performance", apply, (*CarrierPerformance).Validate)
+	return update(ctx, s, id, "carrier performance", nil, apply, (*CarrierPerformance).Validate)
 }
 
 // DeleteCarrierPerformance deletes a carrier-performance row, or returns
 // ErrNotFound.
 func (s *Store) DeleteCarrierPerformance(ctx context.Context, id uuid.UUID) error {
-	return deleteByID[CarrierPerformance](ctx, s.db, id, "carrier performance")
+	return deleteByID[CarrierPerformance](ctx, s, id, "carrier performance")
 }
 
 // CreateSystemMetric validates and stores a sample, filling in what the
@@ -274,17 +274,16 @@ func (s *Store) CreateSystemMetric(ctx context.Context, m *SystemMetric) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	db := s.db
 	if m.Timestamp.IsZero() {
 		// Omitting the column lets its DEFAULT apply; RETURNING reads it back.
-		db = db.Omit("timestamp")
+		return create(ctx, s, m, "system metric", "timestamp")
 	}
-	return insert(ctx, db, m, "system metric")
+	return create(ctx, s, m, "system metric")
 }
 
 // SystemMetric returns the sample with that id, or ErrNotFound.
 func (s *Store) SystemMetric(ctx context.Context, id uuid.UUID) (SystemMetric, error) {
-	return byID[SystemMetric](ctx, s.db, id, "system metric")
+	return byID[SystemMetric](ctx, s.conn(ctx), id, "system metric")
 }
 
 // SystemMetrics returns a page of samples and whether there are more.
@@ -295,7 +294,7 @@ func (s *Store) SystemMetric(ctx context.Context, id uuid.UUID) (SystemMetric, e
 // sample sent late, or backfilled, belongs to its own time. Order and
 // cursors stay those of every list, (created_at, id) newest first.
 func (s *Store) SystemMetrics(ctx context.Context, p Page) ([]SystemMetric, bool, error) {
-	q := s.db.Model(&SystemMetric{})
+	q := s.conn(ctx).Model(&SystemMetric{})
 	if p.Start != nil {
 		q = q.Where(`system_metrics."timestamp" >= ?`, *p.Start)
 	}
@@ -312,5 +311,5 @@ func (s *Store) SystemMetrics(ctx context.Context, p Page) ([]SystemMetric, bool
 
 // DeleteSystemMetric deletes a sample, or returns ErrNotFound.
 func (s *Store) DeleteSystemMetric(ctx context.Context, id uuid.UUID) error {
-	return deleteByID[SystemMetric](ctx, s.db, id, "system metric")
+	return deleteByID[SystemMetric](ctx, s, id, "system metric")
 }

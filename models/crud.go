@@ -107,25 +107,45 @@ func insert[T any](ctx context.Context, db *gorm.DB, row *T, what string) error 
 	return nil
 }
 
-// deleteByID deletes the row of T with that id, or returns ErrNotFound.
-func deleteByID[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string) error {
-	res := db.WithContext(ctx).Delete(new(T), "id = ?", id)
-	if res.Error != nil {
-		return fmt.Errorf("delete %s %s: %w", what, id, classify(res.Error))
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete %s %s: %w", what, id, ErrNotFound)
-	}
-	return nil
+// create inserts row in a write transaction of its own (or ctx's), leaving
+// the omitted columns to their defaults, and reads back every column the
+// database filled.
+func create[T any](ctx context.Context, s *Store, row *T, what string, omit ...string) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		if len(omit) > 0 {
+			tx = tx.Omit(omit...)
+		}
+		return insert(ctx, tx, row, what)
+	})
 }
 
-// update locks the row of T with that id, lets apply check and change it
-// (returning the columns it changed), validates the result and writes
-// exactly those columns, then returns the row as stored.
-func update[T any](ctx context.Context, db *gorm.DB, id uuid.UUID, what string, apply func(*T) ([]string, error), validate func(*T) error) (T, error) {
+// deleteByID deletes the row of T with that id, or returns ErrNotFound.
+func deleteByID[T any](ctx context.Context, s *Store, id uuid.UUID, what string) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Delete(new(T), "id = ?", id)
+		if res.Error != nil {
+			return fmt.Errorf("delete %s %s: %w", what, id, classify(res.Error))
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("delete %s %s: %w", what, id, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// update locks the row of T with that id (loaded through load, which may
+// add to the query, e.g. preloads; nil for none), lets apply check and
+// change it (returning the columns it changed), validates the result and
+// writes exactly those columns, then returns the row as stored. It runs
+// in ctx's transaction if ctx carries one.
+func update[T any](ctx context.Context, s *Store, id uuid.UUID, what string, load func(*gorm.DB) *gorm.DB, apply func(*T) ([]string, error), validate func(*T) error) (T, error) {
 	var row T
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", id).Error; err != nil {
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		q := tx
+		if load != nil {
+			q = load(tx)
+		}
+		if err := q.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", id).Error; err != nil {
 			return classify(err)
 		}
 		cols, err := apply(&row)

@@ -3,13 +3,14 @@ package models
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Idempotency outcomes that are the client's to resolve.
@@ -29,60 +30,82 @@ type IdempotentRequest struct {
 	Hash     []byte // of the method, path and body
 }
 
-// ClaimIdempotencyKey records req as in flight and returns its record, or,
-// when the key was used before, returns the stored response to replay
-// (claimed is nil), ErrIdempotencyMismatch if that use was a different
-// request, or ErrIdempotencyInFlight while it is still running. Expired
-// records (24 h) are replaced, and so is an in-flight record untouched for
-// staleAfter: its request died without finishing.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, req IdempotentRequest, staleAfter time.Duration) (claimed, replay *IdempotencyKey, err error) {
-	db := s.db.WithContext(ctx)
-	// A Session makes the condition safe to reuse for several statements.
-	match := db.Where("api_key_id = ? AND key = ?", req.APIKeyID, req.Key).Session(&gorm.Session{})
-	if err := match.Where("expires_at < now()").Delete(&IdempotencyKey{}).Error; err != nil {
-		return nil, nil, classify(err)
-	}
-	rec := IdempotencyKey{APIKeyID: req.APIKeyID, Key: req.Key, Method: req.Method, Path: req.Path, RequestHash: req.Hash}
-	res := db.Clauses(clause.OnConflict{DoNothing: true}, clause.Returning{}).Create(&rec)
-	if res.Error != nil {
-		return nil, nil, fmt.Errorf("claim idempotency key: %w", classify(res.Error))
-	}
-	if res.RowsAffected == 1 {
-		return &rec, nil, nil
-	}
-	var prev IdempotencyKey
-	if err := match.Take(&prev).Error; err != nil {
-		return nil, nil, fmt.Errorf("idempotency key: %w", classify(err))
-	}
-	switch {
-	case prev.Method != req.Method || prev.Path != req.Path || !bytes.Equal(prev.RequestHash, req.Hash):
-		return nil, nil, ErrIdempotencyMismatch
-	case prev.StatusCode != nil:
-		return nil, &prev, nil
-	}
-	// Still in flight, unless it was abandoned: then take it over.
-	take := db.Model(&prev).Clauses(clause.Returning{}).
-		Where("status_code IS NULL AND updated_at < now() - make_interval(secs => ?)", staleAfter.Seconds()).
-		Update("request_hash", req.Hash)
-	if take.Error != nil {
-		return nil, nil, classify(take.Error)
-	}
-	if take.RowsAffected == 1 {
-		return &prev, nil, nil
-	}
-	return nil, nil, ErrIdempotencyInFlight
-}
-
-// CompleteIdempotencyKey stores the response of a claimed request, for
+// IdempotentResponse is the answer to an idempotent request, stored for
 // replay.
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, id uuid.UUID, status int, headers JSON, body []byte) error {
-	err := s.db.WithContext(ctx).Model(&IdempotencyKey{}).Where("id = ?", id).
-		Updates(map[string]any{"status_code": status, "response_headers": headers, "response_body": body}).Error
-	return classify(err)
+type IdempotentResponse struct {
+	Status  int
+	Headers JSON // the replayed headers, as a JSON object of name → value
+	Body    []byte
 }
 
-// ReleaseIdempotencyKey forgets a claimed request that did not complete
-// (or whose answer is not worth keeping), so that a retry runs afresh.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, id uuid.UUID) error {
-	return classify(s.db.WithContext(ctx).Where("id = ? AND status_code IS NULL", id).Delete(&IdempotencyKey{}).Error)
+// Idempotent runs write exactly once per key (SPEC 4.3), the design of
+// Stripe's idempotency keys: one transaction locks the key, runs write
+// with a context that makes every store method join the transaction, and
+// stores write's response with the key, so the write and its stored
+// response commit together or not at all.
+//
+// If the key was used before, Idempotent returns the stored response to
+// replay without calling write, or ErrIdempotencyMismatch if that use was
+// a different request. While another transaction holds the key it returns
+// ErrIdempotencyInFlight; the lock is a transaction-scoped advisory lock,
+// so a request that died (client gone, connection lost, server restarted)
+// frees its key the moment PostgreSQL ends its transaction, and nothing of
+// it remains. Records expire after 24 hours.
+//
+// An error from write rolls everything back and is returned as is; so is
+// any other failure, and a COMMIT whose outcome is unknown returns
+// ErrOutcomeUnknown: a retry then replays (it committed) or writes (it did
+// not).
+func (s *Store) Idempotent(ctx context.Context, req IdempotentRequest, write func(context.Context) (IdempotentResponse, error)) (replay *IdempotentResponse, err error) {
+	err = s.inTx(ctx, func(tx *gorm.DB) error {
+		var locked bool
+		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", idempotencyLock(req)).Scan(&locked).Error; err != nil {
+			return fmt.Errorf("lock idempotency key: %w", classify(err))
+		}
+		if !locked {
+			return ErrIdempotencyInFlight
+		}
+		// Expired records, and unsettled claims left by a version of
+		// Waybill that claimed keys before writing, make way; the SELECT
+		// sees the snapshot before the DELETE, hence its own filter.
+		var prev []IdempotencyKey
+		err := tx.Raw(`WITH stale AS (
+			DELETE FROM idempotency_keys WHERE api_key_id = @api AND key = @key AND (expires_at <= now() OR status_code IS NULL))
+			SELECT * FROM idempotency_keys WHERE api_key_id = @api AND key = @key AND expires_at > now() AND status_code IS NOT NULL`,
+			sql.Named("api", req.APIKeyID), sql.Named("key", req.Key)).Scan(&prev).Error
+		if err != nil {
+			return fmt.Errorf("idempotency key: %w", classify(err))
+		}
+		if len(prev) == 1 {
+			p := prev[0]
+			if p.Method != req.Method || p.Path != req.Path || !bytes.Equal(p.RequestHash, req.Hash) {
+				return ErrIdempotencyMismatch
+			}
+			replay = &IdempotentResponse{Status: *p.StatusCode, Headers: p.ResponseHeaders, Body: p.ResponseBody}
+			return nil
+		}
+		resp, err := write(withTx(ctx, tx))
+		if err != nil {
+			return err
+		}
+		rec := IdempotencyKey{
+			APIKeyID: req.APIKeyID, Key: req.Key, Method: req.Method, Path: req.Path, RequestHash: req.Hash,
+			StatusCode: &resp.Status, ResponseHeaders: resp.Headers, ResponseBody: resp.Body,
+		}
+		return insert(ctx, tx, &rec, "idempotency key")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return replay, nil
+}
+
+// idempotencyLock is the advisory lock of a key: 64 bits of a hash of the
+// API key and the key. Two keys sharing it would only make one wait for
+// the other's transaction (a 409 to retry), never share a response.
+func idempotencyLock(req IdempotentRequest) int64 {
+	h := sha256.New()
+	h.Write(req.APIKeyID[:])
+	h.Write([]byte(req.Key))
+	return int64(binary.BigEndian.Uint64(h.Sum(nil)))
 }

@@ -229,7 +229,7 @@ func (s *Store) rollupDay(ctx context.Context, day Date) (summaries, carriers in
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return 0, 0, classify(err)
+		return 0, 0, commitOutcome(err)
 	}
 	return summaries, carriers, nil
 }

@@ -145,7 +145,11 @@ func joined(db *gorm.DB) *gorm.DB {
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
 	// Sent as is, not through GORM's Raw, which would parse the statement
 	// for placeholders every time; GORM still maps the joined columns.
-	rows, err := s.pool.QueryContext(ctx, s.shipmentByID(), id)
+	var q gorm.ConnPool = s.pool
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		q = tx.Statement.ConnPool
+	}
+	rows, err := q.QueryContext(ctx, s.shipmentByID(), id)
 	if err != nil {
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
 	}
@@ -185,7 +189,7 @@ type ShipmentFilter struct {
 // Shipments returns a page of shipments, expanded, and whether there are
 // more.
 func (s *Store) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, bool, error) {
-	q := joined(s.db).Model(&Shipment{})
+	q := joined(s.conn(ctx)).Model(&Shipment{})
 	if len(f.Statuses) > 0 {
 		q = q.Where("shipments.status IN ?", f.Statuses)
 	}
@@ -207,13 +211,14 @@ func (s *Store) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, bo
 // CreateShipment creates sh and, in the same transaction, the nested
 // addresses, parcel and customs info it carries; addresses given by id
 // must exist. It fills in everything the database set and returns the
-// shipment expanded.
+// shipment expanded, read before COMMIT: once committed, the answer cannot
+// fail.
 func (s *Store) CreateShipment(ctx context.Context, sh *Shipment) (Shipment, error) {
 	if err := sh.Validate(); err != nil {
 		return Shipment{}, err
 	}
-	var id uuid.UUID
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var out Shipment
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
 		var v ValidationError
 		for _, a := range sh.addresses() {
 			switch {
@@ -253,13 +258,14 @@ func (s *Store) CreateShipment(ctx context.Context, sh *Shipment) (Shipment, err
 		if err := insert(ctx, tx, &row, "shipment"); err != nil {
 			return err
 		}
-		id = row.ID
-		return nil
+		var err error
+		out, err = s.Shipment(withTx(ctx, tx), row.ID)
+		return err
 	})
 	if err != nil {
 		return Shipment{}, err
 	}
-	return s.Shipment(ctx, id)
+	return out, nil
 }
 
 func setAddressID(sh *Shipment, role string, id uuid.UUID) {
@@ -278,26 +284,35 @@ func setAddressID(sh *Shipment, role string, id uuid.UUID) {
 // UpdateShipment locks the shipment, calls apply with it (apply checks
 // preconditions such as If-Match, changes the struct and returns the
 // columns it changed), validates the result, writes those columns and
-// returns the shipment expanded.
+// returns the shipment expanded, read in the same transaction.
 func (s *Store) UpdateShipment(ctx context.Context, id uuid.UUID, apply func(*Shipment) ([]string, error)) (Shipment, error) {
-	_, err := update(ctx, expand(s.db), id, "shipment", apply, func(sh *Shipment) error {
-		// The loaded expansions are the stored addresses, not new ones to
-		// create: validate the shipment's own fields and references.
-		own := *sh
-		own.FromAddress, own.ToAddress, own.ReturnAddress, own.BuyerAddress, own.Parcel, own.CustomsInfo = nil, nil, nil, nil, nil, nil
-		return own.Validate()
+	var out Shipment
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		ctx := withTx(ctx, tx)
+		_, err := update(ctx, s, id, "shipment", expand, apply, func(sh *Shipment) error {
+			// The loaded expansions are the stored addresses, not new ones to
+			// create: validate the shipment's own fields and references.
+			own := *sh
+			own.FromAddress, own.ToAddress, own.ReturnAddress, own.BuyerAddress, own.Parcel, own.CustomsInfo = nil, nil, nil, nil, nil, nil
+			return own.Validate()
+		})
+		if err != nil {
+			return err
+		}
+		out, err = s.Shipment(ctx, id)
+		return err
 	})
 	if err != nil {
 		return Shipment{}, err
 	}
-	return s.Shipment(ctx, id)
+	return out, nil
 }
 
 // DeleteShipment deletes the shipment, its events and metrics (ON DELETE
 // CASCADE), and its parcel and customs info unless another shipment uses
 // them. Addresses are shared and stay.
 func (s *Store) DeleteShipment(ctx context.Context, id uuid.UUID) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
 		var sh Shipment
 		if err := tx.Clauses(clause.Returning{}).Where("id = ?", id).Delete(&sh).Error; err != nil {
 			return classify(err)
@@ -325,7 +340,7 @@ func (s *Store) DeleteShipment(ctx context.Context, id uuid.UUID) error {
 // of them after the event afterID (if not nil), and whether there are more.
 // It returns ErrNotFound if there is no such shipment.
 func (s *Store) Events(ctx context.Context, shipmentID uuid.UUID, limit int, afterID *uuid.UUID) ([]ShipmentEvent, bool, error) {
-	db := s.db.WithContext(ctx)
+	db := s.conn(ctx)
 	var n int64
 	if err := db.Model(&Shipment{}).Where("id = ?", shipmentID).Count(&n).Error; err != nil {
 		return nil, false, classify(err)
@@ -366,7 +381,7 @@ func (s *Store) AddEvent(ctx context.Context, ev *ShipmentEvent) error {
 	if err := v.Err(); err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.inTx(ctx, func(tx *gorm.DB) error {
 		var sh Shipment
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Take(&sh, "id = ?", ev.ShipmentID).Error; err != nil {
 			return fmt.Errorf("shipment %s: %w", ev.ShipmentID, classify(err))
@@ -399,7 +414,7 @@ func (s *Store) AddEvent(ctx context.Context, ev *ShipmentEvent) error {
 // Metrics returns a shipment's metrics row, or ErrNotFound.
 func (s *Store) Metrics(ctx context.Context, shipmentID uuid.UUID) (ShipmentMetrics, error) {
 	var m ShipmentMetrics
-	if err := s.db.WithContext(ctx).Take(&m, "shipment_id = ?", shipmentID).Error; err != nil {
+	if err := s.conn(ctx).Take(&m, "shipment_id = ?", shipmentID).Error; err != nil {
 		return m, fmt.Errorf("metrics of shipment %s: %w", shipmentID, classify(err))
 	}
 	return m, nil
@@ -434,20 +449,25 @@ func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error
 	if err := v.Err(); err != nil {
 		return false, err
 	}
-	db := s.db.WithContext(ctx)
-	var n int64
-	if err := db.Model(&Shipment{}).Where("id = ?", m.ShipmentID).Count(&n).Error; err != nil {
-		return false, classify(err)
-	}
-	if n == 0 {
-		return false, fmt.Errorf("shipment %s: %w", m.ShipmentID, ErrNotFound)
-	}
-	err := db.Clauses(
-		clause.OnConflict{Columns: []clause.Column{{Name: "shipment_id"}}, DoUpdates: clause.AssignmentColumns(metricsColumns)},
-		clause.Returning{},
-	).Create(m).Error
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Shipment{}).Where("id = ?", m.ShipmentID).Count(&n).Error; err != nil {
+			return classify(err)
+		}
+		if n == 0 {
+			return fmt.Errorf("shipment %s: %w", m.ShipmentID, ErrNotFound)
+		}
+		err := tx.Clauses(
+			clause.OnConflict{Columns: []clause.Column{{Name: "shipment_id"}}, DoUpdates: clause.AssignmentColumns(metricsColumns)},
+			clause.Returning{},
+		).Create(m).Error
+		if err != nil {
+			return fmt.Errorf("put metrics: %w", classify(err))
+		}
+		return nil
+	})
 	if err != nil {
-		return false, fmt.Errorf("put metrics: %w", classify(err))
+		return false, err
 	}
 	return m.CreatedAt.Equal(m.UpdatedAt.Time), nil
 }

@@ -34,7 +34,11 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: the database could not be reached, refused the
 	// connection, or did not hand out a connection before the deadline.
+	// Nothing was changed.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrOutcomeUnknown: the connection was lost while COMMIT was on its
+	// way; the change may or may not have been applied.
+	ErrOutcomeUnknown = errors.New("the outcome of the commit is unknown")
 )
 
 // PoolOptions configures the connection pool of Open.
@@ -166,6 +170,78 @@ func (s *Store) Close() error {
 	return errors.Join(s.pool.Close(), s.health.Close())
 }
 
+// txKey is the context key under which a write's transaction travels, so
+// that the store's methods called inside Idempotent join it.
+type txKey struct{}
+
+// withTx returns ctx carrying tx: the store's methods called with it run
+// in tx.
+func withTx(ctx context.Context, tx *gorm.DB) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+// conn returns the handle ctx's queries go through: the transaction ctx
+// carries (see Idempotent), else the pool.
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx.WithContext(ctx)
+	}
+	return s.db.WithContext(ctx)
+}
+
+// inTx runs fn in a transaction and commits it; an error from fn rolls it
+// back. Inside a transaction that ctx carries, fn joins that one instead
+// (the outer transaction commits). Every write goes through here, so that
+// a connection lost before COMMIT means nothing changed (ErrUnavailable)
+// and only a connection lost during COMMIT leaves the outcome unknown
+// (ErrOutcomeUnknown).
+func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) (err error) {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return fn(tx.WithContext(ctx))
+	}
+	tx := s.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return classify(tx.Error)
+	}
+	committing := false
+	defer func() {
+		if !committing {
+			// After a panic or an error; a rollback on a lost connection
+			// fails too, and the server rolls back on its own.
+			tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	committing = true
+	return commitOutcome(tx.Commit().Error)
+}
+
+// commitOutcome classifies COMMIT's error. The server's own refusal (a
+// deferred constraint, a serialization failure) and a COMMIT never sent
+// (the context was done, or the connection was already closed) mean the
+// transaction is rolled back; a connection lost with COMMIT on the wire
+// may have been lost after the commit was durable.
+func commitOutcome(err error) error {
+	if err == nil {
+		return nil
+	}
+	if err == context.Canceled || err == context.DeadlineExceeded || pgconn.SafeToRetry(err) {
+		// database/sql checks the context before sending COMMIT and
+		// returns its error as is.
+		return classify(err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && !connectionLost(pgErr) {
+		return classify(err) // the server answered, and it did not commit
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+	}
+	return classify(err)
+}
+
 // classify maps driver errors to the domain errors, keeping the original
 // in the chain for the log.
 func classify(err error) error {
@@ -189,7 +265,7 @@ func classify(err error) error {
 		case pgErr.Code == "23505":
 			return &ConflictError{Detail: "a unique value is already taken: " + uniqueFields(pgErr)}
 		case pgErr.Code == "23503":
-			return &ConflictError{Detail: "it is still referenced by other rows (" + pgErr.ConstraintName + ")"}
+			return &ConflictError{Detail: "it is still used by " + cmp.Or(referrers[pgErr.TableName], "other records")}
 		case strings.HasPrefix(pgErr.Code, "22"), pgErr.Code == "23514":
 			// Data exceptions and CHECK violations that validation did not
 			// catch: still the input's fault, never a 500.
@@ -207,6 +283,14 @@ func (e *ConflictError) Error() string { return "conflict: " + e.Detail }
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// referrers names, for a client, what the rows of a referring table are.
+var referrers = map[string]string{
+	"shipments":        "one or more shipments",
+	"shipment_events":  "tracking events",
+	"shipment_metrics": "shipment metrics",
+	"idempotency_keys": "stored idempotent responses",
+}
 
 // uniqueFields names the columns of a unique violation from its detail
 // ("Key (easypost_id)=(shp_1) already exists."), without the values.
@@ -236,9 +320,7 @@ func isUnavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case len(pgErr.Code) == 5 && pgErr.Code[:2] == "08": // connection exception
-			return true
-		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutdown, cannot connect now
+		case connectionLost(pgErr):
 			return true
 		case pgErr.Code == "53300": // too_many_connections
 			return true
@@ -246,7 +328,26 @@ func isUnavailable(err error) bool {
 			return true
 		}
 	}
+	if strings.HasSuffix(err.Error(), "sql: database is closed") {
+		// The pool is closed: the server is shutting down. database/sql
+		// does not export its error.
+		return true
+	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// connectionLost reports whether the server ended the session: a
+// connection exception (class 08) or an administrator or crash shutdown
+// (57P01–57P03).
+func connectionLost(pgErr *pgconn.PgError) bool {
+	return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+}
+
+// Unavailable reports whether err says the database could not be used
+// (unreachable, shutting down, too slow for the deadline) rather than that
+// it refused the request: the one test behind every 503.
+func Unavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || isUnavailable(err)
 }
 
 // cachedNamer is GORM's default naming, remembered. Scanning a joined row,
