@@ -80,10 +80,16 @@ func recoverPanic(log *logrus.Logger) echo.MiddlewareFunc {
 func deadline(d time.Duration) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			req := c.Request()
+			ctx, cancel := context.WithTimeout(req.Context(), d)
 			defer cancel()
-			c.SetRequest(c.Request().WithContext(ctx))
-			return next(c)
+			c.SetRequest(req.WithContext(ctx))
+			err := next(c)
+			// The error handler runs after this returns: it must see the
+			// connection's context (client gone, server shutting down),
+			// not this one, which cancel ends.
+			c.SetRequest(req)
+			return err
 		}
 	}
 }
