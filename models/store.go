@@ -307,7 +307,7 @@ func isUnavailable(err error) bool {
 	// A connection cut mid-conversation surfaces as EOF or a closed or
 	// bad connection, depending on where it broke.
 	for _, target := range []error{context.DeadlineExceeded, sql.ErrConnDone, driver.ErrBadConn,
-		io.EOF, io.ErrUnexpectedEOF, net.ErrClosed} {
+		io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, pgconn.ErrConnClosed} {
 		if errors.Is(err, target) {
 			return true
 		}
