@@ -1,16 +1,17 @@
 -- POST /v1/shipments with an Idempotency-Key, nested from and to addresses
--- and a parcel (the body the HTTP load sends): the idempotency claim (expired record cleared, new one inserted); the
--- transaction of models.Store.CreateShipment (two addresses, the parcel,
--- the shipment, each with RETURNING *); the read-back of the shipment
--- LEFT JOINed to its addresses, parcel and customs info; and the stored
--- response for replay (a body of the size the server stores, passed in as
--- :resp_body).
+-- and a parcel (the body the HTTP load sends), as models.Store.Idempotent
+-- runs it: one transaction takes the key's advisory lock, clears an expired
+-- record and looks for a stored one, runs models.Store.CreateShipment (two
+-- addresses, the parcel, the shipment, each with RETURNING *, and the
+-- shipment read back LEFT JOINed to its addresses, parcel and customs
+-- info), then stores the response for replay (a body of the size the
+-- server stores, passed in as :resp_body) with the key.
 \set k random(1, 9223372036854775806)
-DELETE FROM idempotency_keys WHERE (api_key_id = :api_key_id AND key = :k) AND expires_at < now();
-INSERT INTO idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response_headers, response_body)
-VALUES (:api_key_id, :k, 'POST', '/v1/shipments', :req_hash, NULL, NULL, NULL)
-ON CONFLICT DO NOTHING RETURNING * \gset idem_
 BEGIN;
+SELECT pg_try_advisory_xact_lock(:k);
+WITH stale AS (
+    DELETE FROM idempotency_keys WHERE api_key_id = :api_key_id AND key = :k::text AND (expires_at <= now() OR status_code IS NULL))
+SELECT * FROM idempotency_keys WHERE api_key_id = :api_key_id AND key = :k::text AND expires_at > now() AND status_code IS NOT NULL;
 INSERT INTO addresses (easypost_id, name, company, street1, street2, city, state, zip, country, phone, email,
                        is_residential, verifications, carrier_facility, federal_tax_id, state_tax_id)
 VALUES (NULL, 'Ada Lovelace', 'Analytical Engines', '1 Main St', NULL, 'Springfield', 'IL', '62701', 'US',
@@ -29,9 +30,9 @@ VALUES (NULL, 'test', :k, 'unknown', NULL, 'USPS', 'Priority', :from_id,
         :to_id, NULL, NULL, :parcel_id, NULL, NULL,
         NULL, NULL, 12.10, 'USD', NULL, NULL, NULL,
         NULL, NULL, NULL, NULL, NULL, NULL) RETURNING * \gset ship_
-COMMIT;
 SELECT *
 {{shipment_joined}}
-WHERE shipments.id = :ship_id LIMIT 1;
-UPDATE idempotency_keys SET response_body = :resp_body, response_headers = :resp_headers, status_code = 201
-WHERE id = :idem_id;
+WHERE shipments.id = :ship_id;
+INSERT INTO idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response_headers, response_body)
+VALUES (:api_key_id, :k, 'POST', '/v1/shipments', :req_hash, 201, :resp_headers, :resp_body) RETURNING *;
+COMMIT;
