@@ -109,3 +109,16 @@ func idempotencyLock(req IdempotentRequest) int64 {
 	h.Write([]byte(req.Key))
 	return int64(binary.BigEndian.Uint64(h.Sum(nil)))
 }
+
+// PurgeIdempotencyKeys deletes up to limit records past their 24 hours and
+// returns how many it deleted. Records are otherwise only cleared when
+// their key is used again, so without a purge the table would keep every
+// key ever sent.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, limit int) (int64, error) {
+	res := s.conn(ctx).Exec(`DELETE FROM idempotency_keys WHERE id IN (
+		SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT ?)`, limit)
+	if res.Error != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", classify(res.Error))
+	}
+	return res.RowsAffected, nil
+}

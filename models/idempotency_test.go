@@ -242,3 +242,28 @@ func TestWritesWithTheDatabaseGone(t *testing.T) {
 		t.Errorf("closed store: %v, want unavailable", err)
 	}
 }
+
+// TestPurgeIdempotencyKeys deletes expired records only, at most limit at
+// a time.
+func TestPurgeIdempotencyKeys(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	req := idempotentRequest(t, s, "k")
+	for _, key := range []string{"a", "b", "c", "live"} {
+		req.Key = key
+		if _, err := s.Idempotent(ctx, req, createShipment(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.Exec(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key <> 'live'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int64{2, 1, 0} {
+		if n, err := s.PurgeIdempotencyKeys(ctx, 2); err != nil || n != want {
+			t.Fatalf("purged %d, %v; want %d", n, err, want)
+		}
+	}
+	if n := count(t, s, `SELECT count(*) FROM idempotency_keys WHERE key = 'live'`); n != 1 {
+		t.Errorf("the live record was purged")
+	}
+}
