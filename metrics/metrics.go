@@ -32,6 +32,10 @@
 //	promhttp_metric_handler_requests_in_flight             gauge
 //	promhttp_metric_handler_errors_total{cause}            counter
 //
+// The HTTP labels take a bounded set of values whatever clients send: method
+// is GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or "other"; route is a
+// route template or "unmatched"; status is a code the server answered.
+//
 // deploy/prometheus/alerts.yml and deploy/grafana/ use these names;
 // deploytest checks that every name they use is exported here.
 package metrics
@@ -161,11 +165,38 @@ func (m *Metrics) Handler() http.Handler { return m.handler }
 
 // ObserveRequest records one HTTP request in waybill_http_requests_total and
 // waybill_http_request_duration_seconds. route must be the route template
-// ("/v1/shipments/:id"), or "unmatched" for a request no route matched —
-// never the raw path, which would create a series per id.
+// ("/v1/shipments/:id"), or [Unmatched] for a request no route matched —
+// never the raw path, which would create a series per id; an empty route
+// is recorded as Unmatched. The method is recorded as [MethodLabel] gives
+// it, so made-up methods cannot add series.
 func (m *Metrics) ObserveRequest(method, route string, status int, elapsed time.Duration) {
+	method = MethodLabel(method)
+	if route == "" {
+		route = Unmatched
+	}
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+}
+
+// Unmatched is the route label of every request no route matched (404),
+// whatever its path.
+const Unmatched = "unmatched"
+
+// methods are the HTTP methods recorded under their own name.
+var methods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// MethodLabel returns the method label of a request's method: the method
+// itself for GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS, and "other"
+// for anything else (CONNECT, TRACE, made-up methods, lower case), which a
+// client can invent without limit.
+func MethodLabel(method string) string {
+	if slices.Contains(methods, method) {
+		return method
+	}
+	return "other"
 }
 
 // SetCapacity publishes the connection capacity plan (SPEC 5.2) in the

@@ -114,6 +114,30 @@ func TestObserveRequest(t *testing.T) {
 	)
 }
 
+// TestObserveRequestLabels checks that the labels stay bounded: the seven
+// common methods keep their names, any other method is "other", and an
+// empty route is "unmatched".
+func TestObserveRequestLabels(t *testing.T) {
+	m := New("dev", nil)
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		m.ObserveRequest(method, "/livez", http.StatusOK, time.Millisecond)
+	}
+	for _, method := range []string{"BREW", "get", "CONNECT", "TRACE", "PROPFIND", strings.Repeat("X", 1000)} {
+		m.ObserveRequest(method, "", http.StatusNotFound, time.Millisecond)
+	}
+	got := scrape(t, m)
+	checkLines(t, got,
+		`waybill_http_requests_total{method="GET",route="/livez",status="200"} 1`,
+		`waybill_http_requests_total{method="HEAD",route="/livez",status="200"} 1`,
+		`waybill_http_requests_total{method="OPTIONS",route="/livez",status="200"} 1`,
+		`waybill_http_requests_total{method="other",route="unmatched",status="404"} 6`,
+		`waybill_http_request_duration_seconds_count{method="other",route="unmatched"} 6`,
+	)
+	if n := strings.Count(got, "waybill_http_requests_total{"); n != 8 {
+		t.Errorf("%d series of waybill_http_requests_total, want 8 (7 methods + other)", n)
+	}
+}
+
 func TestSetCapacity(t *testing.T) {
 	m := New("dev", nil)
 	m.SetCapacity(Capacity{
