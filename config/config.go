@@ -35,6 +35,7 @@ type Config struct {
 	HTTPAddr        string
 	PprofAddr       string
 	RequestTimeout  time.Duration
+	DrainDelay      time.Duration
 	ShutdownTimeout time.Duration
 	BodyLimit       int64
 	RateLimitRPS    float64
@@ -72,6 +73,7 @@ func Load(getenv func(string) string) (Config, error) {
 		HTTPAddr:            p.addr("HTTP_ADDR", "127.0.0.1:8080"),
 		PprofAddr:           p.addr("PPROF_ADDR", ""),
 		RequestTimeout:      p.duration("REQUEST_TIMEOUT", 10*time.Second, time.Millisecond),
+		DrainDelay:          p.duration("DRAIN_DELAY", 5*time.Second, 0),
 		ShutdownTimeout:     p.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Millisecond),
 		BodyLimit:           int64(p.int("BODY_LIMIT", 1<<20, 1, 1<<30)),
 		RateLimitRPS:        p.float("RATE_LIMIT_RPS", 0),

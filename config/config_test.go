@@ -18,7 +18,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.DatabaseURL != "" || c.HTTPAddr != "127.0.0.1:8080" || c.DBMaxOpenConns != 16 || c.DBMaxIdleConns != 16 ||
 		c.AppInstances != 1 || c.BodyLimit != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogFormat != "json" ||
-		c.AuthCacheTTL != 5*time.Second {
+		c.AuthCacheTTL != 5*time.Second || c.DrainDelay != 5*time.Second || c.ShutdownTimeout != 15*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -31,13 +31,14 @@ func TestValid(t *testing.T) {
 		"DB_MAX_IDLE_CONNS":     "4",
 		"DB_PGBOUNCER":          "true",
 		"REQUEST_TIMEOUT":       "2s",
+		"DRAIN_DELAY":           "0",
 		"LOG_FORMAT":            "TEXT",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.DBMaxOpenConns != 8 || c.DBMaxIdleConns != 4 || !c.DBPgBouncer || c.RequestTimeout != 2*time.Second ||
-		len(c.DatabaseReplicaURLs) != 2 || c.LogFormat != "text" {
+		c.DrainDelay != 0 || len(c.DatabaseReplicaURLs) != 2 || c.LogFormat != "text" {
 		t.Errorf("config = %+v", c)
 	}
 }
@@ -63,6 +64,8 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"BODY_LIMIT": "1MB"}, "BODY_LIMIT"},
 		{map[string]string{"RATE_LIMIT_RPS": "-3"}, "RATE_LIMIT_RPS"},
 		{map[string]string{"AUTH_CACHE_TTL": "-1s"}, "AUTH_CACHE_TTL"},
+		{map[string]string{"DRAIN_DELAY": "-1s"}, "DRAIN_DELAY"},
+		{map[string]string{"DRAIN_DELAY": "5"}, "DRAIN_DELAY"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 	}
