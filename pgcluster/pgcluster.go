@@ -181,6 +181,53 @@ func (c *Cluster) Stop() error {
 	return c.run(ctx, "pg_ctl", "stop", "-D", c.Dir, "-m", "fast", "-w", "-t", "60")
 }
 
+// Restart restarts the running server with pg_ctl restart in mode
+// ("smart", "fast" or "immediate"; immediate skips the shutdown
+// checkpoint, so the start runs crash recovery) on the port and options it
+// was started with, and waits until it accepts connections.
+func (c *Cluster) Restart(mode string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// -l keeps the new server off pg_ctl's output, which run waits on.
+	err := c.run(ctx, "pg_ctl", "restart", "-D", c.Dir, "-l", c.LogFile, "-m", mode, "-w", "-t", "60")
+	if err != nil {
+		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, c.LogFile, tail(c.LogFile, 10))
+	}
+	return nil
+}
+
+// PID returns the process id of the server's postmaster, the first line
+// of the data directory's postmaster.pid. The file outlives a postmaster
+// that was killed, so the process may be gone.
+func (c *Cluster) PID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("postmaster.pid of %s: no process id on its first line", c.Dir)
+	}
+	return pid, nil
+}
+
+// Signal sends sig to the server's postmaster (PID): SIGTERM, SIGINT and
+// SIGQUIT are PostgreSQL's smart, fast and immediate shutdowns; SIGKILL
+// leaves its children to notice they are orphaned and exit, and
+// postmaster.pid behind.
+func (c *Cluster) Signal(sig os.Signal) error {
+	pid, err := c.PID()
+	if err != nil {
+		return err
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Signal(sig)
+}
+
 // URL is the URL of the postgres database, as the superuser postgres, of
 // a cluster started on port.
 func URL(port int) string {

@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
@@ -77,6 +79,60 @@ func TestLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.Dir, "postmaster.pid")); !os.IsNotExist(err) {
 		t.Errorf("postmaster.pid is still there after Stop (stat: %v)", err)
+	}
+}
+
+// TestRestartAndSignal: Restart brings up a new postmaster on the same
+// port, in both modes; Signal reaches the postmaster that PID names.
+func TestRestartAndSignal(t *testing.T) {
+	c := newCluster(t)
+	if _, err := c.PID(); err == nil {
+		t.Errorf("PID with no cluster: got no error")
+	}
+	if err := c.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(port); err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.PID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"fast", "immediate"} {
+		if err := c.Restart(mode); err != nil {
+			t.Fatalf("restart -m %s: %v", mode, err)
+		}
+		after, err := c.PID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after == before {
+			t.Errorf("restart -m %s: the postmaster is still PID %d", mode, after)
+		}
+		before = after
+		db, err := sql.Open("pgx", URL(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Ping(); err != nil {
+			t.Errorf("after restart -m %s, port %d: %v", mode, port, err)
+		}
+		db.Close()
+	}
+
+	// SIGTERM is a smart shutdown: with no sessions, the server stops.
+	if err := c.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); c.Running(); time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the server still runs 30 s after SIGTERM to its postmaster")
+		}
 	}
 }
 
