@@ -67,6 +67,9 @@ func runDev(ctx context.Context, e env, args []string) (err error) {
 	if e.getenv("LOG_FORMAT") == "" {
 		cfg.LogFormat = "text" // a person reads these logs, not a collector
 	}
+	if e.getenv("DRAIN_DELAY") == "" {
+		cfg.DrainDelay = 0 // no load balancer to tell: Ctrl-C stops at once
+	}
 	log := newLogger(cfg, e.stderr)
 
 	db, err := devDatabase(ctx, cfg, log)

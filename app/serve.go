@@ -10,8 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -75,10 +79,12 @@ func openStore(dsn string, cfg config.Config) (*models.Store, error) {
 	})
 }
 
-// serve runs the HTTP server until ctx ends, then drains: readiness fails,
-// in-flight requests finish (up to SHUTDOWN_TIMEOUT), the pool closes.
-// listening, if not nil, receives the bound address once the server
-// accepts connections.
+// serve runs the HTTP server until ctx ends, then drains: readiness fails
+// while every other request is still served for DRAIN_DELAY, the listener
+// closes, in-flight requests finish (up to SHUTDOWN_TIMEOUT; those still
+// running are cut), the pool closes. It returns an error if it cut
+// requests. listening, if not nil, receives the bound address once the
+// server accepts connections.
 func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening func(addr string)) error {
 	var store *models.Store
 	if cfg.DatabaseURL == "" {
@@ -126,8 +132,15 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	}
 	httpLog := log.WriterLevel(logrus.WarnLevel)
 	defer httpLog.Close()
+	// Requests run on a context of their own, not on ctx: a signal starts
+	// the drain, and only the end of SHUTDOWN_TIMEOUT cancels them, with
+	// handlers.ErrShutdown as the cause so they are logged as cut.
+	requestCtx, cutRequests := context.WithCancelCause(context.Background())
+	defer cutRequests(nil)
+	var inFlight atomic.Int64
 	srv := &http.Server{
-		Handler:           e,
+		BaseContext:       func(net.Listener) context.Context { return requestCtx },
+		Handler:           trackRequests(e, &draining, &inFlight),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout + 5*time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 5*time.Second,
@@ -137,21 +150,14 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		ErrorLog: stdlog.New(httpLog, "", 0),
 	}
 
+	// The background work ends with ctx, and serve waits for it.
+	var background sync.WaitGroup
+	defer background.Wait()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if store != nil {
-		go watchDatabase(watchCtx, store, cfg, log, m)
-		go store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, func(days []models.Date, took time.Duration, err error) {
-			switch {
-			case errors.Is(err, models.ErrUnavailable):
-				// watchDatabase reports the outage.
-			case err != nil:
-				log.WithError(err).Warn("dashboard refresh failed; its days are computed from the shipments until the next one")
-			default:
-				log.WithFields(logrus.Fields{"days": len(days), "first": days[0], "last": days[len(days)-1],
-					"took_ms": took.Milliseconds()}).Debug("dashboard refreshed")
-			}
-		})
+		background.Go(func() { watchDatabase(watchCtx, store, cfg, log, m) })
+		background.Go(func() { store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, logDashboardRefresh(log)) })
 	}
 
 	served := make(chan error, 1)
@@ -166,21 +172,102 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+
+	// Drain (docs/monitoring.md, "Shutdown"). Readiness fails first while
+	// everything else is still served, so that load balancers stop sending
+	// new requests before the listener closes. Any SIGINT or SIGTERM from
+	// now on is a second one (the first ended ctx): it ends the delay.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
 	draining.Store(true)
-	stopWatch() // the watcher would report ready again
+	stopWatch()
+	background.Wait() // the watcher would report ready again
 	m.SetReady(false)
-	log.Info("shutting down: readiness is failing, finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutdown: requests still running after SHUTDOWN_TIMEOUT (%s)", cfg.ShutdownTimeout)
+	log.WithField("drain_delay", cfg.DrainDelay.String()).Info("draining: /readyz answers 503, requests are still served until DRAIN_DELAY ends")
+	waitDrainDelay(cfg.DrainDelay, again, log)
+	log.WithFields(logrus.Fields{"in_flight": inFlight.Load(), "shutdown_timeout": cfg.ShutdownTimeout.String()}).
+		Info("drain delay over: closing the listener, finishing in-flight requests")
+	if cut := shutdown(srv, cfg.ShutdownTimeout, cutRequests, &inFlight); cut > 0 {
+		log.WithField("cut", cut).Warn("SHUTDOWN_TIMEOUT ended: cut the requests still running")
+		return fmt.Errorf("shutdown: cut %d requests still running after SHUTDOWN_TIMEOUT (%s)", cut, cfg.ShutdownTimeout)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// logDashboardRefresh returns the dashboard refresher's report function.
+func logDashboardRefresh(log *logrus.Logger) func(days []models.Date, took time.Duration, err error) {
+	return func(days []models.Date, took time.Duration, err error) {
+		switch {
+		case errors.Is(err, models.ErrUnavailable):
+			// watchDatabase reports the outage.
+		case err != nil:
+			log.WithError(err).Warn("dashboard refresh failed; its days are computed from the shipments until the next one")
+		default:
+			log.WithFields(logrus.Fields{"days": len(days), "first": days[0], "last": days[len(days)-1],
+				"took_ms": took.Milliseconds()}).Debug("dashboard refreshed")
+		}
+	}
+}
+
+// cutGrace is how long the requests cut at the end of SHUTDOWN_TIMEOUT
+// have to answer (503, logged as cut) before their connections close.
+const cutGrace = 500 * time.Millisecond
+
+// trackRequests counts in inFlight the requests h is handling. While the
+// server drains, each answer closes its connection, so that a client with
+// a kept-alive connection reconnects through its load balancer, which no
+// longer picks this instance. (Idle connections are left to the end of the
+// drain: closing one as a client sends on it would fail that request.)
+func trackRequests(h http.Handler, draining *atomic.Bool, inFlight *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// waitDrainDelay waits for DRAIN_DELAY, or until a signal arrives on
+// again: operators press Ctrl-C twice to hurry.
+func waitDrainDelay(delay time.Duration, again <-chan os.Signal, log *logrus.Logger) {
+	if delay <= 0 {
+		return
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case sig := <-again:
+		log.WithField("signal", sig.String()).Info("second signal: ending the drain delay early")
+	}
+}
+
+// shutdown closes srv's listener and waits up to timeout for the requests
+// in flight. It then cuts those still running: their context ends with
+// handlers.ErrShutdown as its cause, they get cutGrace to answer, and
+// their connections close. It returns how many requests it cut.
+func shutdown(srv *http.Server, timeout time.Duration, cutRequests context.CancelCauseFunc, inFlight *atomic.Int64) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if srv.Shutdown(ctx) == nil {
+		return 0
+	}
+	// Connections that never sent a request also hold Shutdown up; only
+	// requests count as cut.
+	cut := inFlight.Load()
+	cutRequests(handlers.ErrShutdown)
+	ctx, cancel = context.WithTimeout(context.Background(), cutGrace)
+	defer cancel()
+	_ = srv.Shutdown(ctx) // returns once the cut requests have answered
+	srv.Close()
+	return cut
 }
 
 func maskedDSN(cfg config.Config) string {

@@ -64,7 +64,8 @@ type server struct {
 func startWaybill(t *testing.T, env map[string]string, args ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
-	full := map[string]string{"HTTP_ADDR": addr, "LOG_LEVEL": "debug"}
+	// No drain delay unless a test asks for one: stopping would take 5 s.
+	full := map[string]string{"HTTP_ADDR": addr, "LOG_LEVEL": "debug", "DRAIN_DELAY": "0"}
 	for k, v := range env {
 		full[k] = v
 	}
