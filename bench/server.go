@@ -57,7 +57,7 @@ func build(ctx context.Context, root, dir string, stderr io.Writer) (string, err
 var serverConfig = []string{
 	"DATABASE_URL", "DATABASE_REPLICA_URLS", "DB_MAX_OPEN_CONNS", "DB_MAX_IDLE_CONNS", "DB_CONN_MAX_LIFETIME",
 	"DB_CONN_MAX_IDLE_TIME", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT", "DB_PGBOUNCER", "APP_INSTANCES",
-	"HTTP_ADDR", "PPROF_ADDR", "REQUEST_TIMEOUT", "SHUTDOWN_TIMEOUT", "BODY_LIMIT", "RATE_LIMIT_RPS", "AUTH_CACHE_TTL",
+	"HTTP_ADDR", "PPROF_ADDR", "REQUEST_TIMEOUT", "DRAIN_DELAY", "SHUTDOWN_TIMEOUT", "BODY_LIMIT", "RATE_LIMIT_RPS", "AUTH_CACHE_TTL",
 	"LOG_LEVEL", "LOG_FORMAT", "WEBHOOK_SECRET",
 }
 
@@ -206,7 +206,7 @@ func (s *server) peakRSS() (int64, error) {
 }
 
 // stop sends SIGTERM, lets the server drain, and kills it if it has not
-// exited after 20 s (its SHUTDOWN_TIMEOUT is 15 s).
+// exited after 25 s (its DRAIN_DELAY is 5 s, its SHUTDOWN_TIMEOUT 15 s).
 func (s *server) stop() {
 	select {
 	case <-s.exited:
@@ -216,7 +216,7 @@ func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
-	case <-time.After(20 * time.Second):
+	case <-time.After(25 * time.Second):
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
