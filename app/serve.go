@@ -173,7 +173,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	case <-ctx.Done():
 	}
 
-	// Drain (docs/monitoring.md, "Shutdown"). Readiness fails first while
+	// Drain (docs/monitoring.md, "Shutdown and draining"). Readiness fails first while
 	// everything else is still served, so that load balancers stop sending
 	// new requests before the listener closes. Any SIGINT or SIGTERM from
 	// now on is a second one (the first ended ctx): it ends the delay.
