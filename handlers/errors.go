@@ -98,8 +98,10 @@ func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 		switch {
 		case context.Cause(ctx) == ErrShutdown:
 			log.WithFields(logrus.Fields{"request_id": p.RequestID, "route": c.Path()}).Warn("request cut by the shutdown (SHUTDOWN_TIMEOUT)")
-			p = problemFor("database_unavailable", "the server is shutting down; retry later")
-			p.RequestID = requestID(c)
+			if p.Code != "outcome_unknown" { // cut during COMMIT: that stays the answer
+				p = problemFor("database_unavailable", "the server is shutting down; retry later")
+				p.RequestID = requestID(c)
+			}
 		case errors.Is(ctx.Err(), context.Canceled):
 			// The client hung up: nobody reads an answer.
 			c.Response().WriteHeader(statusClientClosedRequest)

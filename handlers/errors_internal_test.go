@@ -98,6 +98,15 @@ func TestErrorHandlerByRequestFate(t *testing.T) {
 		if rec.Code != tc.status {
 			t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.status)
 		}
+		if tc.name == "shutdown" {
+			// Cut during COMMIT: the client must still learn the change
+			// may have been applied.
+			rec = httptest.NewRecorder()
+			errorHandler(log)(fmt.Errorf("%w: %w", models.ErrOutcomeUnknown, context.Canceled), e.NewContext(req, rec))
+			if !strings.Contains(rec.Body.String(), `"code":"outcome_unknown"`) {
+				t.Errorf("shutdown during COMMIT: %d %s, want outcome_unknown", rec.Code, rec.Body)
+			}
+		}
 		if strings.Contains(logs.String(), "internal error") || !strings.Contains(logs.String(), tc.logWant) {
 			t.Errorf("%s: logged %q, want %q and no internal error", tc.name, logs.String(), tc.logWant)
 		}
