@@ -1,0 +1,149 @@
+//go:build linux
+
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestPoolExhausted gives the server a pool of 2 connections while a
+// session of the test holds LOCK TABLE shipments IN ACCESS EXCLUSIVE MODE,
+// and sends 16 concurrent readers at it, twice: every read waits on the
+// lock or for the pool and must be answered 503 database_unavailable within
+// REQUEST_TIMEOUT + 100 ms; /health, on its own connection, must answer
+// within 2 s; the server must never hold more than 2 sessions. Once the
+// lock is released, reads must succeed within 1 s.
+func TestPoolExhausted(t *testing.T) {
+	c := startCluster(t)
+	const maxConns = 2
+	s := startServer(t, c, fmt.Sprintf("DB_MAX_OPEN_CONNS=%d", maxConns))
+	rec := newRecorder("database_unavailable")
+	cl := newClient(s, rec)
+	defer cl.close()
+	var ids []string
+	for i := range 2 {
+		a := cl.do(routeUnkeyed, http.MethodPost, "/v1/shipments", shipmentBody(fmt.Sprintf("pool-%d", i)), "")
+		if a.status != http.StatusCreated {
+			t.Fatalf("create a shipment to read: %d %s %v", a.status, a.code, a.err)
+		}
+		ids = append(ids, a.id)
+	}
+	cl.close()
+	baseline := s.baseline(t)
+
+	lock, err := c.connect(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close(context.Background()) })
+	ctx := context.Background()
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE shipments IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	lockedAt := time.Now()
+
+	// Readers, /health and a count of the server's sessions, at once.
+	read := func(n int) {
+		if n%2 == 0 {
+			cl.do(routeGet, http.MethodGet, "/v1/shipments/"+ids[n%len(ids)], "", "")
+		} else {
+			cl.do(routeList, http.MethodGet, "/v1/shipments?page_size=5", "", "")
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 2 {
+				read(i + round)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var healthTook []time.Duration
+	sessions := 0
+	for waiting := true; waiting; {
+		status, _, took, err := s.health()
+		healthTook = append(healthTook, took.Round(time.Millisecond))
+		switch {
+		case err != nil:
+			t.Errorf("/health with the pool exhausted: %v after %s", shortErr(err), took.Round(time.Millisecond))
+		case took > healthLimit:
+			t.Errorf("/health with the pool exhausted: %d after %s, want ≤ %s", status, took.Round(time.Millisecond), healthLimit)
+		}
+		if n, err := c.serverConns(); err == nil {
+			sessions = max(sessions, n)
+		}
+		select {
+		case <-done:
+			waiting = false
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	releasedAt := time.Now()
+
+	var after sync.WaitGroup
+	for i := range 16 {
+		after.Add(1)
+		go func() {
+			defer after.Done()
+			for n := i; time.Since(releasedAt) < recoveryLimit+time.Second; n++ {
+				read(n)
+				time.Sleep(pace)
+			}
+		}()
+	}
+	after.Wait()
+	cl.close()
+
+	rec.check(t, false)
+	locked := rec.where(func(a answer) bool { return a.start.After(lockedAt) && a.end.Before(releasedAt) })
+	if len(locked) < 32 {
+		t.Errorf("only %d of the 32 reads were answered while the lock was held; the test proves nothing", len(locked))
+	}
+	var served examples
+	for _, a := range locked {
+		if a.status != http.StatusServiceUnavailable {
+			served.add("%s: %d %s after %s (sent at %s)", a.route, a.status, a.code, a.took().Round(time.Millisecond), rec.at(a.start))
+		}
+	}
+	if served.n > 0 {
+		t.Errorf("a read behind the lock was not answered 503: %s", &served)
+	}
+	first, ok := rec.firstOKAfter(releasedAt)
+	switch {
+	case !ok:
+		t.Errorf("no read succeeded in the %s after the lock was released", recoveryLimit+time.Second)
+	case first > recoveryLimit:
+		t.Errorf("first read succeeded %s after the lock was released, want ≤ %s", first.Round(time.Millisecond), recoveryLimit)
+	}
+	var notRecovered examples
+	for _, a := range rec.where(func(a answer) bool { return a.start.After(releasedAt.Add(recoveryLimit)) }) {
+		if a.status != http.StatusOK {
+			notRecovered.add("%s: %d %s (sent at %s)", a.route, a.status, a.code, rec.at(a.start))
+		}
+	}
+	if notRecovered.n > 0 {
+		t.Errorf("a read sent more than %s after the lock was released failed: %s", recoveryLimit, &notRecovered)
+	}
+	goroutines := s.checkSettled(t, c, baseline, maxConns, sessions)
+	s.checkLog(t)
+	t.Logf("lock held %s: %d reads answered behind it (all 503 expected); /health took %v; most pool sessions %d; "+
+		"first read 200 %s after the release; slowest answer %s; goroutines %v, baseline %v; answers:%s",
+		releasedAt.Sub(lockedAt).Round(time.Millisecond), len(locked), healthTook, sessions,
+		first.Round(time.Millisecond), rec.maxTook().Round(time.Millisecond), goroutines, baseline, rec.summary())
+}
