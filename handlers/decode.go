@@ -9,10 +9,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/waybill/waybill/models"
@@ -33,15 +35,29 @@ func decode(c echo.Context, dst any, mergePatch bool) error {
 	if err := checkContentType(c, mergePatch); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(c.Request().Body)
+	body, err := readBody(c)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return echo.ErrStatusRequestEntityTooLarge
-		}
-		return newError("bad_request", "the request body could not be read")
+		return err
 	}
 	return decodeBytes(body, dst)
+}
+
+// readBody reads the whole request body. A body over BODY_LIMIT is 413
+// payload_too_large (however it was sent, chunked included), one that did
+// not arrive before the request's deadline 408 request_timeout, and one
+// that could not be read for another reason 400.
+func readBody(c echo.Context) ([]byte, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, nil
+	case errors.As(err, &tooLarge):
+		return nil, errTooLarge(tooLarge.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, errBodyTimeout()
+	}
+	return nil, newError("bad_request", "the request body could not be read")
 }
 
 func checkContentType(c echo.Context, mergePatch bool) error {
@@ -129,13 +145,20 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 			if fc.typeErr == nil {
 				fc.typeErr = newError("bad_request", "%s: must be %s", path, jsonTypeName(typeErr.Type))
 			}
+		case err != nil && t == optionalUUIDType:
+			v.Add(path, "must be a UUID")
 		case err != nil:
 			v.Add(path, "%s", err.Error())
 		}
 		return
 	}
 	if str, ok := val.(string); ok && reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(str)); err != nil {
+		err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(str))
+		switch {
+		case err != nil && t == uuidType:
+			// Not the library's text ("invalid UUID length: 7").
+			v.Add(path, "must be a UUID")
+		case err != nil:
 			v.Add(path, "is not valid: %s", err.Error())
 		}
 		return
@@ -170,6 +193,8 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 var (
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	uuidType            = reflect.TypeFor[uuid.UUID]()
+	optionalUUIDType    = reflect.TypeFor[Optional[uuid.UUID]]()
 )
 
 func join(path, key string) string {
@@ -212,6 +237,9 @@ func jsonProblem(err error) string {
 func jsonTypeName(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == uuidType {
+		return "a UUID"
 	}
 	switch t.Kind() {
 	case reflect.String:

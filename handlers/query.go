@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -23,18 +25,28 @@ type query struct {
 // listParams are the parameters every list accepts (SPEC 4.4).
 var listParams = []string{"page_size", "before_id", "after_id", "start_datetime", "end_datetime"}
 
-// newQuery checks that every parameter in v is one of allowed.
+// newQuery checks that every parameter in v is one of allowed, given
+// once, as text: valid UTF-8 without NUL bytes (which PostgreSQL's text
+// cannot hold).
 func newQuery(v url.Values, allowed ...string) *query {
 	q := &query{values: v}
-	for name, vals := range v {
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		vals := v[name]
 		switch {
 		case !slices.Contains(allowed, name):
 			q.fail("unknown query parameter %q", name)
 		case len(vals) > 1:
 			q.fail("query parameter %s is given more than once", name)
+		case len(vals) == 1 && !isText(vals[0]):
+			q.fail("query parameter %s must be valid UTF-8 text without NUL bytes", name)
 		}
 	}
 	return q
+}
+
+// isText reports whether s is valid UTF-8 without NUL bytes.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 func (q *query) fail(format string, args ...any) {

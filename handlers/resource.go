@@ -12,7 +12,7 @@ import (
 func pathID(c echo.Context) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
-		return uuid.Nil, newError("bad_request", "the id in the path is not a UUID")
+		return uuid.Nil, newError("bad_request", "the id in the path must be a UUID")
 	}
 	return id, nil
 }

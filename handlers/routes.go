@@ -4,11 +4,10 @@
 package handlers
 
 import (
-	"strconv"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/sirupsen/logrus"
 
 	"github.com/waybill/waybill/capacity"
@@ -53,24 +52,24 @@ func New(o Options) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(o.Log)
 	e.Use(
-		middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}),
+		assignRequestID,
 		accessLog(o.Log, o.Metrics),
 		recoverPanic(o.Log),
 		deadline(o.RequestTimeout),
-		middleware.BodyLimit(strconv.FormatInt(o.BodyLimit, 10)+"B"),
+		bodyLimit(o.BodyLimit),
 	)
 	// Echo answers an unknown route and a wrong method with its own
 	// errors; the error handler turns them into problem details.
 
-	e.GET("/livez", livez)
+	get(e.Add, "/livez", livez)
 	health := &healthChecker{store: o.Store, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(),
 		onPlan: func(p capacity.Plan) { o.Metrics.SetCapacity(CapacityGauges(p)) }}
-	e.GET("/readyz", readyz(health, o.Draining))
-	e.GET("/health", health.serve)
-	e.GET("/metrics", echo.WrapHandler(o.Metrics.Handler()))
-	e.GET("/problems/:code", problemDoc)
-	e.GET("/openapi.json", openAPIJSON)
-	e.GET("/openapi.yaml", openAPIYAML)
+	get(e.Add, "/readyz", readyz(health, o.Draining))
+	get(e.Add, "/health", health.serve)
+	get(e.Add, "/metrics", echo.WrapHandler(o.Metrics.Handler()))
+	get(e.Add, "/problems/:code", problemDoc)
+	get(e.Add, "/openapi.json", openAPIJSON)
+	get(e.Add, "/openapi.yaml", openAPIYAML)
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
@@ -111,8 +110,19 @@ type api struct {
 	middleware []echo.MiddlewareFunc
 }
 
-func (a api) GET(path string, h echo.HandlerFunc)    { a.group.GET(path, h, a.middleware...) }
+func (a api) GET(path string, h echo.HandlerFunc)    { get(a.group.Add, path, h, a.middleware...) }
 func (a api) POST(path string, h echo.HandlerFunc)   { a.group.POST(path, h, a.middleware...) }
 func (a api) PUT(path string, h echo.HandlerFunc)    { a.group.PUT(path, h, a.middleware...) }
 func (a api) PATCH(path string, h echo.HandlerFunc)  { a.group.PATCH(path, h, a.middleware...) }
 func (a api) DELETE(path string, h echo.HandlerFunc) { a.group.DELETE(path, h, a.middleware...) }
+
+// get registers h, with middleware m, for GET path and for HEAD path
+// (e.Add or a group's Add): HEAD answers with the status and headers the
+// GET would have, ETag and authentication included, and no body — net/http
+// drops what the handler writes, and sets Content-Length as it would for
+// the GET. OpenAPI leaves HEAD implied; docs/api.md says so.
+func get(add func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route,
+	path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	add(http.MethodGet, path, h, m...)
+	add(http.MethodHead, path, h, m...)
+}
