@@ -153,9 +153,9 @@ func TestMonitorJSON(t *testing.T) {
 	if got, want := field(m, "database"), url[strings.LastIndex(url, "/")+1:strings.Index(url, "?")]; got != want {
 		t.Errorf("database = %v, want %s", got, want)
 	}
-	// The plan uses the flags: 2 × (3 + 1).
-	if got := field(m, "capacity", "planned_app_connections"); got != 8.0 {
-		t.Errorf("capacity.planned_app_connections = %v, want 8", got)
+	// The plan uses the flags: 2 × (3 + 2).
+	if got := field(m, "capacity", "planned_app_connections"); got != 10.0 {
+		t.Errorf("capacity.planned_app_connections = %v, want 10", got)
 	}
 	if got := field(m, "connections", "idle_in_transaction"); got.(float64) < 1 {
 		t.Errorf("connections.idle_in_transaction = %v, want at least 1", got)

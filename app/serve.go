@@ -87,6 +87,7 @@ func openStore(dsn string, cfg config.Config) (*models.Store, error) {
 // server accepts connections.
 func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening func(addr string)) error {
 	var store *models.Store
+	var keyEvents *models.KeyEvents // API key revocations, from every instance
 	if cfg.DatabaseURL == "" {
 		log.Warn("DATABASE_URL is not set: starting in degraded mode; /readyz and every data route answer 503 until it is configured")
 	} else {
@@ -96,6 +97,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		}
 		store = s
 		defer store.Close()
+		keyEvents = store.ListenKeyRevocations()
+		defer keyEvents.Close()
 	}
 
 	pools := map[string]*sql.DB{}
@@ -113,6 +116,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		BodyLimit:      cfg.BodyLimit,
 		RateLimitRPS:   cfg.RateLimitRPS,
 		AuthCacheTTL:   cfg.AuthCacheTTL,
+		KeyEvents:      keyEvents,
+		AuthFailureRPS: cfg.AuthFailureRPS,
 		AppInstances:   cfg.AppInstances,
 		Version:        version(),
 		Draining:       draining.Load,

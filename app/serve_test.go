@@ -488,8 +488,8 @@ func TestCapacityPlanOnSmallServer(t *testing.T) {
 	key := apiKeyFor(t, dbURL, models.ScopeRead)
 	s := startWaybill(t, env)
 	s.waitLog(t, "connection capacity plan is critical", 6*time.Second)
-	// 4 × (4 + 1) = 20 of 21 usable; at most 12 of 21 (60 %): 4 × 3.
-	for _, want := range []string{`"planned_app_connections":20`, "DB_MAX_OPEN_CONNS to at most 2", "max_connections to at least 36"} {
+	// 4 × (4 + 2) = 24 of 21 usable; at most 12 of 21 (60 %): 4 × 3.
+	for _, want := range []string{`"planned_app_connections":24`, "DB_MAX_OPEN_CONNS to at most 1", "max_connections to at least 42"} {
 		if !strings.Contains(s.stderr.String(), want) {
 			t.Errorf("the startup log lacks %s", want)
 		}
@@ -497,7 +497,7 @@ func TestCapacityPlanOnSmallServer(t *testing.T) {
 	r := s.get(t, "/health", key)
 	samples := strings.Split(s.text(t, "/metrics"), "\n")
 	for _, want := range []string{
-		`waybill_db_capacity_status{status="critical"} 1`, `waybill_db_capacity_planned_utilization_percent 95.24`,
+		`waybill_db_capacity_status{status="critical"} 1`, `waybill_db_capacity_planned_utilization_percent 114.29`,
 		`waybill_db_capacity_server_max_connections 23`, "waybill_ready 1", `go_sql_max_open_connections{db_name="primary"} 4`,
 		`go_sql_max_open_connections{db_name="health"} 1`, `waybill_http_requests_total{method="GET",route="/health",status="200"} 1`,
 	} {
@@ -508,7 +508,7 @@ func TestCapacityPlanOnSmallServer(t *testing.T) {
 	db, _ := r.body["database"].(map[string]any)
 	cp, _ := db["capacity"].(map[string]any)
 	if r.status != 200 || r.body["status"] != "degraded" || cp["status"] != "critical" || cp["server_max_connections"] != float64(23) ||
-		cp["reserved_connections"] != float64(2) || cp["planned_utilization_percent"] != 95.24 || cp["recommendation"] == "" {
+		cp["reserved_connections"] != float64(2) || cp["planned_utilization_percent"] != 114.29 || cp["recommendation"] == "" {
 		t.Errorf("/health = %d %v", r.status, r.body)
 	}
 }

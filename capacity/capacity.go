@@ -2,7 +2,8 @@
 // connections all of Waybill's processes will hold, against what the
 // server allows. The predecessor counted one process's pool against
 // max_connections and forgot that every worker process had its own;
-// a Plan counts every instance, and the health connection each keeps.
+// a Plan counts every instance, and the two connections each keeps besides
+// its pool: the health connection and the API key revocation listener.
 package capacity
 
 import (
@@ -69,15 +70,19 @@ type Plan struct {
 	Recommendation            string  `json:"recommendation"`
 }
 
+// perInstance is how many connections each process keeps outside its
+// pool: the health connection and the API key revocation listener.
+const perInstance = 2
+
 // NewPlan plans instances processes, each with a pool of poolMax
-// connections plus the one health connection it keeps, against s.
+// connections plus the perInstance connections it keeps, against s.
 func NewPlan(s Server, instances, poolMax int) Plan {
 	p := Plan{
 		ServerMaxConnections:  s.MaxConnections,
 		ReservedConnections:   s.ReservedTotal(),
 		ServerConnections:     s.Connections,
 		AppInstances:          instances,
-		PlannedAppConnections: instances * (poolMax + 1),
+		PlannedAppConnections: instances * (poolMax + perInstance),
 	}
 	usable := s.Usable()
 	if usable <= 0 {
@@ -104,14 +109,15 @@ func NewPlan(s Server, instances, poolMax int) Plan {
 // plan back under 60 %.
 func recommend(s Server, instances, planned int) string {
 	raise := fmt.Sprintf("raise max_connections to at least %d", minMaxConnections(planned, s.ReservedTotal()))
-	// The largest pool with instances × (pool + 1) ≤ 60 % of usable.
-	pool := s.Usable()*okPercent/100/instances - 1
+	// The largest pool with instances × (pool + perInstance) ≤ 60 % of
+	// usable.
+	pool := s.Usable()*okPercent/100/instances - perInstance
 	if pool < 1 {
 		return fmt.Sprintf("%d instances cannot share %d usable connections under %d %% even with one pooled connection each: %s or run fewer instances",
 			instances, s.Usable(), okPercent, raise)
 	}
 	return fmt.Sprintf("planned %d of %d usable connections: set DB_MAX_OPEN_CONNS to at most %d (%d instance(s) × %d = %d connections), or %s",
-		planned, s.Usable(), pool, instances, pool+1, instances*(pool+1), raise)
+		planned, s.Usable(), pool, instances, pool+perInstance, instances*(pool+perInstance), raise)
 }
 
 // minMaxConnections is the smallest max_connections under which planned

@@ -18,37 +18,37 @@ func TestNewPlan(t *testing.T) {
 			name:   "SPEC example",
 			server: Server{MaxConnections: 150, SuperuserReserved: 3, Connections: 25}, instances: 2, pool: 32,
 			want: Plan{ServerMaxConnections: 150, ReservedConnections: 3, ServerConnections: 25, AppInstances: 2,
-				PlannedAppConnections: 66, PlannedUtilizationPercent: 44.9, Status: OK},
+				PlannedAppConnections: 68, PlannedUtilizationPercent: 46.26, Status: OK},
 		},
 		{
-			name: "the predecessor's mistake: four workers of 20+1 against 100", server: Server{MaxConnections: 100, SuperuserReserved: 3},
+			name: "the predecessor's mistake: four workers of 20+2 against 100", server: Server{MaxConnections: 100, SuperuserReserved: 3},
 			instances: 4, pool: 20,
-			want: Plan{ServerMaxConnections: 100, ReservedConnections: 3, AppInstances: 4, PlannedAppConnections: 84,
-				PlannedUtilizationPercent: 86.6, Status: Critical},
-			// 60 % of 97 = 58.2 → 14 per instance → pool 13; 84 / 0.6 = 140 + 3.
-			recommend: []string{"DB_MAX_OPEN_CONNS to at most 13", "4 instance(s) × 14 = 56", "max_connections to at least 143"},
+			want: Plan{ServerMaxConnections: 100, ReservedConnections: 3, AppInstances: 4, PlannedAppConnections: 88,
+				PlannedUtilizationPercent: 90.72, Status: Critical},
+			// 60 % of 97 = 58.2 → 14 per instance → pool 12; 88 / 0.6 = 146.7 → 147 + 3.
+			recommend: []string{"DB_MAX_OPEN_CONNS to at most 12", "4 instance(s) × 14 = 56", "max_connections to at least 150"},
 		},
 		{
 			name: "warning band", server: Server{MaxConnections: 100, SuperuserReserved: 3, Reserved: 2}, instances: 1, pool: 70,
-			want: Plan{ServerMaxConnections: 100, ReservedConnections: 5, AppInstances: 1, PlannedAppConnections: 71,
-				PlannedUtilizationPercent: 74.74, Status: Warning},
-			recommend: []string{"DB_MAX_OPEN_CONNS to at most 56", "max_connections to at least 124"},
+			want: Plan{ServerMaxConnections: 100, ReservedConnections: 5, AppInstances: 1, PlannedAppConnections: 72,
+				PlannedUtilizationPercent: 75.79, Status: Warning},
+			recommend: []string{"DB_MAX_OPEN_CONNS to at most 55", "max_connections to at least 125"},
 		},
 		{
-			name: "exactly 60 % is ok", server: Server{MaxConnections: 103, SuperuserReserved: 3}, instances: 3, pool: 19,
+			name: "exactly 60 % is ok", server: Server{MaxConnections: 103, SuperuserReserved: 3}, instances: 3, pool: 18,
 			want: Plan{ServerMaxConnections: 103, ReservedConnections: 3, AppInstances: 3, PlannedAppConnections: 60,
 				PlannedUtilizationPercent: 60, Status: OK},
 		},
 		{
 			name: "too many instances for any pool", server: Server{MaxConnections: 20, SuperuserReserved: 3}, instances: 10, pool: 4,
-			want: Plan{ServerMaxConnections: 20, ReservedConnections: 3, AppInstances: 10, PlannedAppConnections: 50,
-				PlannedUtilizationPercent: 294.12, Status: Critical},
-			recommend: []string{"10 instances cannot share 17 usable connections", "max_connections to at least 87"},
+			want: Plan{ServerMaxConnections: 20, ReservedConnections: 3, AppInstances: 10, PlannedAppConnections: 60,
+				PlannedUtilizationPercent: 352.94, Status: Critical},
+			recommend: []string{"10 instances cannot share 17 usable connections", "max_connections to at least 103"},
 		},
 		{
 			name: "nothing usable", server: Server{MaxConnections: 3, SuperuserReserved: 3}, instances: 1, pool: 1,
-			want:      Plan{ServerMaxConnections: 3, ReservedConnections: 3, AppInstances: 1, PlannedAppConnections: 2, Status: Critical},
-			recommend: []string{"raise max_connections to at least 7"},
+			want:      Plan{ServerMaxConnections: 3, ReservedConnections: 3, AppInstances: 1, PlannedAppConnections: 3, Status: Critical},
+			recommend: []string{"raise max_connections to at least 8"},
 		},
 	}
 	for _, tt := range tests {
@@ -88,7 +88,7 @@ func TestRecommendationWorks(t *testing.T) {
 					t.Errorf("max %d, %d×%d: raising max_connections to %d gives %s (%.2f %%)", maxConns, instances, pool,
 						raised.MaxConnections, q.Status, q.PlannedUtilizationPercent)
 				}
-				if smaller := s.Usable()*okPercent/100/instances - 1; smaller >= 1 {
+				if smaller := s.Usable()*okPercent/100/instances - perInstance; smaller >= 1 {
 					if q := NewPlan(s, instances, smaller); q.Status != OK {
 						t.Errorf("max %d, %d instances: pool %d gives %s", maxConns, instances, smaller, q.Status)
 					}

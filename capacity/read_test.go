@@ -24,13 +24,13 @@ func TestReadRealServers(t *testing.T) {
 			name:     "small server",
 			settings: []string{"max_connections = 23", "superuser_reserved_connections = 2"},
 			want:     capacity.Server{MaxConnections: 23, SuperuserReserved: 2},
-			plan:     capacity.Plan{PlannedAppConnections: 20, PlannedUtilizationPercent: 95.24, Status: capacity.Critical},
+			plan:     capacity.Plan{PlannedAppConnections: 24, PlannedUtilizationPercent: 114.29, Status: capacity.Critical},
 		},
 		{
 			name:     "large server",
 			settings: []string{"max_connections = 150", "superuser_reserved_connections = 5"},
 			want:     capacity.Server{MaxConnections: 150, SuperuserReserved: 5},
-			plan:     capacity.Plan{PlannedAppConnections: 20, PlannedUtilizationPercent: 13.79, Status: capacity.OK},
+			plan:     capacity.Plan{PlannedAppConnections: 24, PlannedUtilizationPercent: 16.55, Status: capacity.OK},
 		},
 	}
 	for _, tt := range tests {

@@ -40,6 +40,7 @@ type Config struct {
 	BodyLimit       int64
 	RateLimitRPS    float64
 	AuthCacheTTL    time.Duration
+	AuthFailureRPS  float64
 
 	LogLevel      string
 	LogFormat     string
@@ -78,6 +79,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BodyLimit:           int64(p.int("BODY_LIMIT", 1<<20, 1, 1<<30)),
 		RateLimitRPS:        p.float("RATE_LIMIT_RPS", 0),
 		AuthCacheTTL:        p.duration("AUTH_CACHE_TTL", 5*time.Second, 0),
+		AuthFailureRPS:      p.float("AUTH_FAILURE_RPS", 20),
 		LogLevel:            p.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "warning", "error"),
 		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
 		WebhookSecret:       getenv("WEBHOOK_SECRET"),

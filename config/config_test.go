@@ -18,7 +18,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.DatabaseURL != "" || c.HTTPAddr != "127.0.0.1:8080" || c.DBMaxOpenConns != 16 || c.DBMaxIdleConns != 16 ||
 		c.AppInstances != 1 || c.BodyLimit != 1<<20 || c.RequestTimeout != 10*time.Second || c.LogFormat != "json" ||
-		c.AuthCacheTTL != 5*time.Second || c.DrainDelay != 5*time.Second || c.ShutdownTimeout != 15*time.Second {
+		c.AuthCacheTTL != 5*time.Second || c.AuthFailureRPS != 20 || c.DrainDelay != 5*time.Second || c.ShutdownTimeout != 15*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -64,6 +64,7 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"BODY_LIMIT": "1MB"}, "BODY_LIMIT"},
 		{map[string]string{"RATE_LIMIT_RPS": "-3"}, "RATE_LIMIT_RPS"},
 		{map[string]string{"AUTH_CACHE_TTL": "-1s"}, "AUTH_CACHE_TTL"},
+		{map[string]string{"AUTH_FAILURE_RPS": "-1"}, "AUTH_FAILURE_RPS"},
 		{map[string]string{"DRAIN_DELAY": "-1s"}, "DRAIN_DELAY"},
 		{map[string]string{"DRAIN_DELAY": "5"}, "DRAIN_DELAY"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},

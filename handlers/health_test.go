@@ -53,7 +53,8 @@ func TestHealthReport(t *testing.T) {
 		t.Errorf("replicas = %v, want []", db["replicas"])
 	}
 	// The capacity plan is the server's own figures: max_connections and
-	// the reserved ones, one instance × (pool 4 + the health connection).
+	// the reserved ones, one instance × (pool 4 + the health connection +
+	// the key revocation listener).
 	var maxConns, reserved int
 	if err := f.store.DB().QueryRow(`SELECT current_setting('max_connections')::int,
 		current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true), '0')::int`).
@@ -62,7 +63,7 @@ func TestHealthReport(t *testing.T) {
 	}
 	cp := db["capacity"].(map[string]any)
 	if cp["server_max_connections"] != float64(maxConns) || cp["reserved_connections"] != float64(reserved) ||
-		cp["app_instances"] != float64(1) || cp["planned_app_connections"] != float64(5) || cp["status"] != "ok" ||
+		cp["app_instances"] != float64(1) || cp["planned_app_connections"] != float64(6) || cp["status"] != "ok" ||
 		cp["server_connections"].(float64) < 1 {
 		t.Errorf("capacity = %v (max_connections %d, reserved %d)", cp, maxConns, reserved)
 	}

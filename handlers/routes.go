@@ -28,8 +28,17 @@ type Options struct {
 	// RateLimitRPS is each API key's request rate; 0 is unlimited.
 	RateLimitRPS float64
 	// AuthCacheTTL is how long a valid API key is trusted without asking
-	// the database again; 0 asks on every request.
+	// the database again; 0 asks on every request. With KeyEvents, a
+	// revocation ends the trust at once; without, only this TTL does.
 	AuthCacheTTL time.Duration
+	// KeyEvents reports API key revocations from every instance; while it
+	// is not listening, keys are not cached. nil: the cache expires by
+	// AuthCacheTTL only.
+	KeyEvents *models.KeyEvents
+	// AuthFailureRPS is each client address's budget of requests with a
+	// bad API key per second (bursts of twice that), past which it gets
+	// 429; 0 is unlimited.
+	AuthFailureRPS float64
 	// AppInstances is how many Waybill processes share the database, for
 	// the capacity plan in /health.
 	AppInstances int
@@ -73,7 +82,7 @@ func New(o Options) *echo.Echo {
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
-		authenticate(o.Store, o.Log, o.AuthCacheTTL),
+		authenticate(o),
 		rateLimit(o.RateLimitRPS),
 		idempotent(o.Store),
 	}}

@@ -8,8 +8,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -54,9 +57,30 @@ func (s *Store) CreateAPIKey(ctx context.Context, name, scope string) (APIKey, s
 	return k, key, nil
 }
 
+// keyState is the Store's part for API keys: the revocation listener's
+// connection settings and the count of key lookups.
+type keyState struct {
+	// listen is nil behind PgBouncer, where LISTEN cannot work.
+	listen  *pgx.ConnConfig
+	lookups atomic.Int64
+}
+
+// listenConfig is the revocation listener's connection: the pool's
+// settings under an application_name of its own, so that it is told apart
+// in pg_stat_activity. Behind PgBouncer there is none.
+func listenConfig(cfg *pgx.ConnConfig, o PoolOptions) *pgx.ConnConfig {
+	if o.PgBouncer {
+		return nil
+	}
+	c := cfg.Copy()
+	c.RuntimeParams["application_name"] = "waybill-listen"
+	return c
+}
+
 // APIKeyByHash returns the key whose hash is hash, revoked or not. It
 // returns ErrNotFound if there is none.
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error) {
+	s.keys.lookups.Add(1)
 	var k APIKey
 	err := s.db.WithContext(ctx).Where("key_hash = ?", hash).Take(&k).Error
 	if err != nil {
@@ -74,21 +98,34 @@ func (s *Store) APIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-// RevokeAPIKey marks the key revoked (now, by the database's clock). It
-// returns ErrNotFound if there is no such key or it is already revoked.
+// RevokeAPIKey marks the key revoked (now, by the database's clock) and,
+// in the same transaction, notifies every process listening with
+// ListenKeyRevocations, so that none trusts the key a moment longer than
+// it takes the notification to arrive. It returns ErrNotFound if there is
+// no such key or it is already revoked. Every revocation must go through
+// here: a key revoked by hand in SQL is only forgotten when caches expire.
 func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) (APIKey, error) {
 	var k APIKey
-	res := s.db.WithContext(ctx).Model(&k).Clauses(clause.Returning{}).
-		Where("id = ? AND revoked_at IS NULL", id).
-		Update("revoked_at", clause.Expr{SQL: "now()"})
-	if res.Error != nil {
-		return APIKey{}, fmt.Errorf("revoke api key: %w", classify(res.Error))
-	}
-	if res.RowsAffected == 0 {
-		return APIKey{}, fmt.Errorf("revoke api key %s: %w", id, ErrNotFound)
+	err := s.inTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&k).Clauses(clause.Returning{}).
+			Where("id = ? AND revoked_at IS NULL", id).
+			Update("revoked_at", clause.Expr{SQL: "now()"})
+		if res.Error != nil {
+			return classify(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return classify(tx.Exec("SELECT pg_notify(?, ?)", keyRevocations, id.String()).Error)
+	})
+	if err != nil {
+		return APIKey{}, fmt.Errorf("revoke api key %s: %w", id, err)
 	}
 	return k, nil
 }
+
+// APIKeyLookups is how many times APIKeyByHash has asked the database.
+func (s *Store) APIKeyLookups() int64 { return s.keys.lookups.Load() }
 
 // Active reports whether the key may still be used.
 func (k APIKey) Active() bool { return k.RevokedAt == nil }

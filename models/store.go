@@ -67,6 +67,8 @@ type Store struct {
 	dashFlights coalescer[[2]Date, Dashboard]
 	// shipmentByID is the statement of Shipment, built on first use.
 	shipmentByID func() string
+	// keys is the API keys' listener settings and lookup count (apikeys.go).
+	keys keyState
 }
 
 // Open prepares a Store for the database at dsn. It does not connect: the
@@ -104,7 +106,7 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		return nil, fmt.Errorf("gorm: %w", err)
 	}
 	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
-		shipmentByID: sync.OnceValue(func() string { return shipmentByIDSQL(db) })}, nil
+		shipmentByID: sync.OnceValue(func() string { return shipmentByIDSQL(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
 }
 
 func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {

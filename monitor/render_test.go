@@ -170,7 +170,7 @@ func TestRenderJSON(t *testing.T) {
 		"connections.utilization_percent":         73.2,
 		"connections.utilization_status":          "warning",
 		"connections.available_warning_below":     48.5,
-		"capacity.planned_app_connections":        68.0,
+		"capacity.planned_app_connections":        72.0,
 		"capacity.status":                         "warning",
 		"long_running_queries.0.pid":              12001.0,
 		"long_running_queries.0.duration_seconds": 95.4,
