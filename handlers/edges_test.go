@@ -322,6 +322,9 @@ func TestSlowBodyIs408(t *testing.T) {
 		if elapsed < timeout || elapsed > timeout+100*time.Millisecond {
 			t.Errorf("%s: answered after %s, want within %s + 100 ms", tt.name, elapsed, timeout)
 		}
+		if !resp.Close {
+			t.Errorf("%s: the connection stays open after a cut body", tt.name)
+		}
 	}
 	if n := strings.Count(f.logs.String(), `"status":408`); n != len(tests) {
 		t.Errorf("%d requests logged with status 408, want %d:\n%s", n, len(tests), f.logs)
