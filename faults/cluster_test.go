@@ -161,6 +161,22 @@ func (c *cluster) stop(t *testing.T) {
 	}
 }
 
+// restart restarts the server with pg_ctl restart -m mode and reaps the
+// old postmaster.
+func (c *cluster) restart(t *testing.T, mode string) {
+	t.Helper()
+	old, err := c.PID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitGone([]int{old}, 30*time.Second); err != nil {
+		t.Fatalf("after pg_ctl restart -m %s: %v", mode, err)
+	}
+}
+
 // connect opens a connection of the test's own (application_name faults,
 // not counted as the server's) within limit.
 func (c *cluster) connect(limit time.Duration) (*pgx.Conn, error) {

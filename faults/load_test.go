@@ -5,7 +5,6 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -652,7 +650,3 @@ func (l *load) seenConns() int {
 	defer l.mu.Unlock()
 	return l.maxConns
 }
-
-// isRefused reports whether err is a refused connection: the server's
-// listener is closed.
-func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

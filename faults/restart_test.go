@@ -27,16 +27,8 @@ func TestWritersThroughRestarts(t *testing.T) {
 		name   string
 		inject func(t *testing.T)
 	}{
-		{"fast", func(t *testing.T) {
-			if err := c.Restart("fast"); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"immediate", func(t *testing.T) {
-			if err := c.Restart("immediate"); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		{"fast", func(t *testing.T) { c.restart(t, "fast") }},
+		{"immediate", func(t *testing.T) { c.restart(t, "immediate") }},
 		{"sigkill", func(t *testing.T) {
 			c.kill(t)
 			time.Sleep(500 * time.Millisecond) // down for a while, as after a real crash
