@@ -113,17 +113,44 @@ func (p *Proxy) accept() {
 		if !p.track(client, server) {
 			continue
 		}
+		// lost is closed once COMMIT went to the server under
+		// CommitLostAfter: the server's answer is then dropped, and the
+		// connection with it.
+		lost := make(chan struct{})
 		p.wg.Add(2)
 		go func() {
 			defer p.wg.Done()
-			p.fromClient(client, server)
+			p.fromClient(client, server, lost)
 			p.untrack(client, server)
 		}()
 		go func() {
 			defer p.wg.Done()
-			_, _ = io.Copy(client, server)
+			toClient(client, server, lost)
 			p.untrack(client, server)
 		}()
+	}
+}
+
+// toClient relays the server's bytes to the client until either side
+// closes, or, once lost is closed, until the server answers: that answer
+// is dropped.
+func toClient(client, server net.Conn, lost <-chan struct{}) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := server.Read(buf)
+		if n > 0 {
+			select {
+			case <-lost:
+				return
+			default:
+			}
+			if _, err := client.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -158,7 +185,7 @@ var commitMessage = append([]byte{'Q', 0, 0, 0, 11}, "commit\x00"...)
 // watching for COMMIT. The startup messages come first and have no type
 // byte: an SSL or GSS encryption request (which the server refuses with
 // one byte, as the test server does) and then the startup packet.
-func (p *Proxy) fromClient(client, server net.Conn) {
+func (p *Proxy) fromClient(client, server net.Conn, lost chan<- struct{}) {
 	startup := true
 	for {
 		var msg []byte
@@ -183,12 +210,9 @@ func (p *Proxy) fromClient(client, server net.Conn) {
 			case CommitLostBefore:
 				return
 			case CommitLostAfter:
-				// The client's side goes first, so no answer reaches it;
-				// the server gets time to commit before its side goes.
-				client.Close()
-				_, _ = server.Write(msg)
-				time.Sleep(100 * time.Millisecond)
-				return
+				// The server commits; its answer is dropped (toClient),
+				// and the connection goes with it.
+				close(lost)
 			}
 		}
 		if _, err := server.Write(msg); err != nil {
