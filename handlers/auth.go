@@ -200,6 +200,8 @@ func (g *authGuard) listening(on bool, err error) {
 	case on:
 		g.log.Info("listening for API key revocations: verified keys are cached")
 		g.wasOn, g.warned = true, false
+	case errors.Is(err, models.ErrListenerClosed):
+		g.wasOn = false // shutting down: nothing to report
 	case g.wasOn:
 		g.log.WithField("error", err.Error()).Warn("lost the API key revocation listener: every request checks its key in the database until it is back")
 		g.wasOn = false

@@ -27,10 +27,15 @@ const (
 	listenPingTimeout  = 2 * time.Second
 )
 
-// ErrListenUnsupported is why KeyEvents never listens behind PgBouncer:
-// transaction pooling hands LISTEN's server connection to other clients,
-// and notifications would be lost without a sign.
-var ErrListenUnsupported = errors.New("LISTEN does not work through PgBouncer's transaction pooling")
+// Why KeyEvents is not listening, besides a lost connection.
+var (
+	// ErrListenUnsupported: behind PgBouncer, transaction pooling hands
+	// LISTEN's server connection to other clients, and notifications
+	// would be lost without a sign, so KeyEvents never listens.
+	ErrListenUnsupported = errors.New("LISTEN does not work through PgBouncer's transaction pooling")
+	// ErrListenerClosed: Close was called.
+	ErrListenerClosed = errors.New("the revocation listener is closed")
+)
 
 // KeyEvents delivers the API key revocations of every Waybill process to
 // this one, over PostgreSQL LISTEN/NOTIFY on a connection of its own
@@ -42,10 +47,11 @@ var ErrListenUnsupported = errors.New("LISTEN does not work through PgBouncer's 
 // watchers must drop what they cached when it stops listening and again
 // when it resumes.
 type KeyEvents struct {
-	cfg    *pgx.ConnConfig // nil behind PgBouncer: never listens
-	cancel context.CancelFunc
-	done   chan struct{}
-	pid    atomic.Uint32
+	cfg       *pgx.ConnConfig // nil behind PgBouncer: never listens
+	pingEvery time.Duration
+	cancel    context.CancelFunc
+	done      chan struct{}
+	pid       atomic.Uint32
 
 	mu        sync.Mutex // held while calling watchers, so each sees events in order
 	listening bool
@@ -63,8 +69,13 @@ type keyWatcher struct {
 // (backoff from 100 ms to at most 1 s between tries). Close stops it.
 // Behind PgBouncer it never connects (ErrListenUnsupported).
 func (s *Store) ListenKeyRevocations() *KeyEvents {
+	return s.listenKeyRevocations(listenPingInterval)
+}
+
+func (s *Store) listenKeyRevocations(pingEvery time.Duration) *KeyEvents {
 	ctx, cancel := context.WithCancel(context.Background())
-	ev := &KeyEvents{cfg: s.keys.listen, cancel: cancel, done: make(chan struct{}), err: errors.New("not connected yet")}
+	ev := &KeyEvents{cfg: s.keys.listen, pingEvery: pingEvery, cancel: cancel, done: make(chan struct{}),
+		err: errors.New("not connected yet")}
 	if ev.cfg == nil {
 		ev.err = ErrListenUnsupported
 		close(ev.done)
@@ -97,10 +108,12 @@ func (ev *KeyEvents) Listening() bool {
 // has none: what an operator looks for in pg_stat_activity.
 func (ev *KeyEvents) PID() uint32 { return ev.pid.Load() }
 
-// Close stops listening and returns once the connection is closed.
+// Close stops listening and returns once the connection is closed; the
+// watchers are told it is not listening (ErrListenerClosed).
 func (ev *KeyEvents) Close() {
 	ev.cancel()
 	<-ev.done
+	ev.setListening(false, ErrListenerClosed)
 }
 
 func (ev *KeyEvents) run(ctx context.Context) {
@@ -144,7 +157,7 @@ func (ev *KeyEvents) listen(ctx context.Context) (connected bool, err error) {
 	ev.pid.Store(conn.PgConn().PID())
 	ev.setListening(true, nil)
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, listenPingInterval)
+		waitCtx, cancel := context.WithTimeout(ctx, ev.pingEvery)
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {
