@@ -41,13 +41,9 @@ func idempotent(store *models.Store) echo.MiddlewareFunc {
 			if !validIdempotencyKey(key) {
 				return newError("bad_request", "Idempotency-Key must be 1 to 255 printable ASCII characters")
 			}
-			body, err := io.ReadAll(req.Body)
+			body, err := readBody(c)
 			if err != nil {
-				var tooLarge *http.MaxBytesError
-				if errors.As(err, &tooLarge) {
-					return echo.ErrStatusRequestEntityTooLarge
-				}
-				return newError("bad_request", "the request body could not be read")
+				return err
 			}
 			req.Body = io.NopCloser(bytes.NewReader(body))
 
