@@ -163,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	if store != nil {
 		background.Go(func() { watchDatabase(watchCtx, store, cfg, log, m) })
 		background.Go(func() { store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, logDashboardRefresh(log)) })
+		background.Go(func() { purgeIdempotencyKeys(watchCtx, store, log) })
 	}
 
 	served := make(chan error, 1)
@@ -215,6 +216,30 @@ func logDashboardRefresh(log *logrus.Logger) func(days []models.Date, took time.
 		default:
 			log.WithFields(logrus.Fields{"days": len(days), "first": days[0], "last": days[len(days)-1],
 				"took_ms": took.Milliseconds()}).Debug("dashboard refreshed")
+		}
+	}
+}
+
+// purgeIdempotencyKeys deletes idempotency records past their 24 hours
+// every minute, a batch at a time, until ctx ends.
+func purgeIdempotencyKeys(ctx context.Context, store *models.Store, log *logrus.Logger) {
+	const batch = 1000
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := store.PurgeIdempotencyKeys(ctx, batch)
+			if err != nil && !errors.Is(err, models.ErrUnavailable) && ctx.Err() == nil {
+				log.WithError(err).Warn("expired idempotency records not purged; the next minute tries again")
+			}
+			if err != nil || n < batch {
+				break
+			}
 		}
 	}
 }

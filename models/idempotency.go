@@ -113,10 +113,11 @@ func idempotencyLock(req IdempotentRequest) int64 {
 // PurgeIdempotencyKeys deletes up to limit records past their 24 hours and
 // returns how many it deleted. Records are otherwise only cleared when
 // their key is used again, so without a purge the table would keep every
-// key ever sent.
+// key ever sent. Rows another purge is deleting are skipped, so instances
+// purging at once neither wait for nor deadlock with each other.
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context, limit int) (int64, error) {
 	res := s.conn(ctx).Exec(`DELETE FROM idempotency_keys WHERE id IN (
-		SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT ?)`, limit)
+		SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)`, limit)
 	if res.Error != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", classify(res.Error))
 	}
