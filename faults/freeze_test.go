@@ -93,39 +93,11 @@ func TestFrozenDatabase(t *testing.T) {
 	cl.close()
 
 	rec.check(t, false)
-	frozen := rec.where(func(a answer) bool { return a.start.After(frozenAt) && a.end.Before(thawedAt) })
-	if len(frozen) < 8 {
-		t.Errorf("only %d reads were sent and answered while PostgreSQL was frozen; the test proves nothing", len(frozen))
-	}
-	var notUnavailable examples
-	for _, a := range frozen {
-		if a.status != http.StatusServiceUnavailable {
-			notUnavailable.add("%s: %d %s after %s (sent at %s)", a.route, a.status, a.code, a.took().Round(time.Millisecond), rec.at(a.start))
-		}
-	}
-	if notUnavailable.n > 0 {
-		t.Errorf("a read sent while PostgreSQL was frozen was not answered 503: %s", &notUnavailable)
-	}
-	first, ok := rec.firstOKAfter(thawedAt)
-	switch {
-	case !ok:
-		t.Errorf("no read succeeded in the %s after SIGCONT", recoveryLimit+time.Second)
-	case first > recoveryLimit:
-		t.Errorf("first read succeeded %s after SIGCONT, want ≤ %s", first.Round(time.Millisecond), recoveryLimit)
-	}
-	var notRecovered examples
-	for _, a := range rec.where(func(a answer) bool { return a.start.After(thawedAt.Add(recoveryLimit)) }) {
-		if a.status != http.StatusOK {
-			notRecovered.add("%s: %d %s (sent at %s)", a.route, a.status, a.code, rec.at(a.start))
-		}
-	}
-	if notRecovered.n > 0 {
-		t.Errorf("a read sent more than %s after SIGCONT failed: %s", recoveryLimit, &notRecovered)
-	}
+	frozen, first := rec.checkOutage(t, frozenAt, thawedAt, 8, "while PostgreSQL was frozen", "after SIGCONT")
 	goroutines := s.checkSettled(t, c, baseline, maxConns, 0)
 	s.checkLog(t)
 	t.Logf("frozen %s: %d reads answered within it (all 503 expected); /health statuses %v, slowest %s; "+
 		"first read 200 %s after SIGCONT; slowest answer %s; goroutines %v, baseline %v; answers:%s",
-		thawedAt.Sub(frozenAt).Round(time.Millisecond), len(frozen), probes, slowestHealth.Round(time.Millisecond),
+		thawedAt.Sub(frozenAt).Round(time.Millisecond), frozen, probes, slowestHealth.Round(time.Millisecond),
 		first.Round(time.Millisecond), rec.maxTook().Round(time.Millisecond), goroutines, baseline, rec.summary())
 }

@@ -301,6 +301,46 @@ func (r *recorder) firstOKAfter(t time.Time) (time.Duration, bool) {
 }
 
 // where returns the answers for which keep is true.
+// checkOutage checks the reads of an outage from start to end (named by
+// what, e.g. "while PostgreSQL was frozen"): at least minReads were sent
+// and answered within it, each 503; after end (told as since, e.g. "after
+// SIGCONT"), a read succeeds within recoveryLimit, and every read sent
+// later than that succeeds. It returns how many reads were answered within
+// the outage and how long after it the first read succeeded.
+func (r *recorder) checkOutage(t *testing.T, start, end time.Time, minReads int, during, since string) (answered int, first time.Duration) {
+	t.Helper()
+	within := r.where(func(a answer) bool { return a.start.After(start) && a.end.Before(end) })
+	if len(within) < minReads {
+		t.Errorf("only %d reads were sent and answered %s; the test proves nothing", len(within), during)
+	}
+	var served examples
+	for _, a := range within {
+		if a.status != http.StatusServiceUnavailable {
+			served.add("%s: %d %s after %s (sent at %s)", a.route, a.status, a.code, a.took().Round(time.Millisecond), r.at(a.start))
+		}
+	}
+	if served.n > 0 {
+		t.Errorf("a read sent %s was not answered 503: %s", during, &served)
+	}
+	first, ok := r.firstOKAfter(end)
+	switch {
+	case !ok:
+		t.Errorf("no read succeeded in the %s %s", recoveryLimit+time.Second, since)
+	case first > recoveryLimit:
+		t.Errorf("first read succeeded %s %s, want ≤ %s", first.Round(time.Millisecond), since, recoveryLimit)
+	}
+	var notRecovered examples
+	for _, a := range r.where(func(a answer) bool { return a.start.After(end.Add(recoveryLimit)) }) {
+		if a.status != http.StatusOK {
+			notRecovered.add("%s: %d %s (sent at %s)", a.route, a.status, a.code, r.at(a.start))
+		}
+	}
+	if notRecovered.n > 0 {
+		t.Errorf("a read sent more than %s %s failed: %s", recoveryLimit, since, &notRecovered)
+	}
+	return len(within), first
+}
+
 func (r *recorder) where(keep func(answer) bool) []answer {
 	r.mu.Lock()
 	defer r.mu.Unlock()

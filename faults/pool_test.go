@@ -111,39 +111,11 @@ func TestPoolExhausted(t *testing.T) {
 	cl.close()
 
 	rec.check(t, false)
-	locked := rec.where(func(a answer) bool { return a.start.After(lockedAt) && a.end.Before(releasedAt) })
-	if len(locked) < 32 {
-		t.Errorf("only %d of the 32 reads were answered while the lock was held; the test proves nothing", len(locked))
-	}
-	var served examples
-	for _, a := range locked {
-		if a.status != http.StatusServiceUnavailable {
-			served.add("%s: %d %s after %s (sent at %s)", a.route, a.status, a.code, a.took().Round(time.Millisecond), rec.at(a.start))
-		}
-	}
-	if served.n > 0 {
-		t.Errorf("a read behind the lock was not answered 503: %s", &served)
-	}
-	first, ok := rec.firstOKAfter(releasedAt)
-	switch {
-	case !ok:
-		t.Errorf("no read succeeded in the %s after the lock was released", recoveryLimit+time.Second)
-	case first > recoveryLimit:
-		t.Errorf("first read succeeded %s after the lock was released, want ≤ %s", first.Round(time.Millisecond), recoveryLimit)
-	}
-	var notRecovered examples
-	for _, a := range rec.where(func(a answer) bool { return a.start.After(releasedAt.Add(recoveryLimit)) }) {
-		if a.status != http.StatusOK {
-			notRecovered.add("%s: %d %s (sent at %s)", a.route, a.status, a.code, rec.at(a.start))
-		}
-	}
-	if notRecovered.n > 0 {
-		t.Errorf("a read sent more than %s after the lock was released failed: %s", recoveryLimit, &notRecovered)
-	}
+	locked, first := rec.checkOutage(t, lockedAt, releasedAt, 32, "while the lock was held", "after the lock was released")
 	goroutines := s.checkSettled(t, c, baseline, maxConns, sessions)
 	s.checkLog(t)
 	t.Logf("lock held %s: %d reads answered behind it (all 503 expected); /health took %v; most pool sessions %d; "+
 		"first read 200 %s after the release; slowest answer %s; goroutines %v, baseline %v; answers:%s",
-		releasedAt.Sub(lockedAt).Round(time.Millisecond), len(locked), healthTook, sessions,
+		releasedAt.Sub(lockedAt).Round(time.Millisecond), locked, healthTook, sessions,
 		first.Round(time.Millisecond), rec.maxTook().Round(time.Millisecond), goroutines, baseline, rec.summary())
 }
