@@ -73,7 +73,7 @@ type Capacity struct {
 	ReservedConnections       int     // superuser_reserved_connections + reserved_connections
 	ServerConnections         int     // connections open on the server now (pg_stat_activity)
 	AppInstances              int     // APP_INSTANCES
-	PlannedAppConnections     int     // instances × (pool max + the health check's connection)
+	PlannedAppConnections     int     // instances × (pool max + the health connection + the revocation listener)
 	PlannedUtilizationPercent float64 // planned ÷ (max − reserved) × 100
 	Status                    string  // ok, warning, critical or unknown
 }
@@ -127,7 +127,7 @@ func New(version string, pools map[string]*sql.DB) *Metrics {
 		reserved:       gauge("waybill_db_capacity_reserved_connections", "Connections the server reserves (superuser_reserved_connections + reserved_connections)."),
 		serverConns:    gauge("waybill_db_capacity_server_connections", "Connections open on the database server (pg_stat_activity), from every client."),
 		appInstances:   gauge("waybill_db_capacity_app_instances", "Waybill processes sharing the database (APP_INSTANCES)."),
-		plannedConns:   gauge("waybill_db_capacity_planned_app_connections", "Connections all Waybill instances may open: instances x (pool max + health check)."),
+		plannedConns:   gauge("waybill_db_capacity_planned_app_connections", "Connections all Waybill instances may open: instances x (pool max + health connection + revocation listener)."),
 		plannedPercent: gauge("waybill_db_capacity_planned_utilization_percent", "Planned app connections as a percentage of the usable connections (max - reserved)."),
 		status: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "waybill_db_capacity_status",
