@@ -46,6 +46,23 @@ const (
 // sha is a key's SHA-256, as map keys hold it.
 type sha = [sha256.Size]byte
 
+// newAuthGuard returns the state that authenticate and /health share: the
+// key caches, the per-address failure limit and the revocation watch.
+func newAuthGuard(o Options) *authGuard {
+	g := &authGuard{
+		store:   o.Store,
+		log:     o.Log,
+		keys:    &keyCache{ttl: o.AuthCacheTTL, keys: map[sha]cachedKey{}},
+		unknown: &unknownKeys{until: map[sha]time.Time{}},
+		limit:   newFailureLimiter(o.AuthFailureRPS),
+		touched: &lastUse{store: o.Store, log: o.Log, seen: map[uuid.UUID]time.Time{}},
+	}
+	if o.KeyEvents != nil {
+		o.KeyEvents.Watch(g.keys.revoked, g.listening)
+	}
+	return g
+}
+
 // authenticate requires Authorization: Bearer <key> with a known,
 // unrevoked key, and a write-scoped key for anything but GET and HEAD.
 //
@@ -62,18 +79,7 @@ type sha = [sha256.Size]byte
 // token from its client address's budget of o.AuthFailureRPS failures a
 // second (bursts of twice that), given back if the key is valid: past it
 // the answer is 429 with Retry-After, before any lookup.
-func authenticate(o Options) echo.MiddlewareFunc {
-	g := &authGuard{
-		store:   o.Store,
-		log:     o.Log,
-		keys:    &keyCache{ttl: o.AuthCacheTTL, keys: map[sha]cachedKey{}},
-		unknown: &unknownKeys{until: map[sha]time.Time{}},
-		limit:   newFailureLimiter(o.AuthFailureRPS),
-		touched: &lastUse{store: o.Store, log: o.Log, seen: map[uuid.UUID]time.Time{}},
-	}
-	if o.KeyEvents != nil {
-		o.KeyEvents.Watch(g.keys.revoked, g.listening)
-	}
+func (g *authGuard) authenticate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			key, err := g.apiKey(c)

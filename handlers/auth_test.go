@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -448,5 +449,52 @@ func TestNoCacheBehindPgBouncer(t *testing.T) {
 	}
 	if n := in.store.APIKeyLookups() - before; n != 3 {
 		t.Errorf("%d lookups for three requests, want 3 (no cache without a listener)", n)
+	}
+}
+
+// TestHealthBadKeysCostFewLookups: /health's optional key check shares the
+// API's guard, so bogus keys cannot keep its one connection busy: an
+// unknown key is looked up once, and an address past its failure budget
+// makes no lookup at all; a valid key still gets the full report.
+func TestHealthBadKeysCostFewLookups(t *testing.T) {
+	dsn := testdb.New(t)
+	in := newInstance(t, dsn, instanceOptions{cacheTTL: time.Minute, failureRPS: 5, noListener: true})
+	health := func(key, from string) map[string]any {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/health", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.RemoteAddr = from
+		rec := httptest.NewRecorder()
+		in.e.ServeHTTP(rec, req)
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("/health: %d %q", rec.Code, rec.Body)
+		}
+		return body
+	}
+
+	start, before := time.Now(), in.store.APIKeyLookups()
+	bogus := "wb_" + strings.Repeat("D", 43)
+	for range 100 {
+		if body := health(bogus, "192.0.2.1:1000"); body["database"] != nil {
+			t.Fatal("/health gave its full report for an unknown key")
+		}
+	}
+	if n := in.store.APIKeyLookups() - before; n > 1+int64(time.Since(start)/time.Second) {
+		t.Errorf("100 /health requests with one unknown key made %d lookups", n)
+	}
+
+	start, before = time.Now(), in.store.APIKeyLookups()
+	for i := range 200 {
+		health(fmt.Sprintf("wb_%043d", i), "192.0.2.2:1000")
+	}
+	// A burst of twice the rate, then the rate.
+	if n, most := in.store.APIKeyLookups()-before, int64(10+5*time.Since(start).Seconds()+1); n > most {
+		t.Errorf("200 distinct unknown keys from one address made %d lookups, want at most %d", n, most)
+	}
+
+	_, key := in.newKey(t, models.ScopeRead)
+	if body := health(key, "192.0.2.3:1000"); body["database"] == nil {
+		t.Errorf("/health with a valid key from another address: %v, want the full report", body)
 	}
 }

@@ -3,9 +3,9 @@ package handlers
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"math"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -109,6 +109,7 @@ type dbCheck struct {
 // figures are read live on every call (they cost nothing).
 type healthChecker struct {
 	store     *models.Store // nil: no database configured
+	auth      *authGuard    // the API's key caches and failure limit
 	instances int
 	version   string
 	started   time.Time
@@ -135,17 +136,37 @@ func (h *healthChecker) serve(c echo.Context) error {
 }
 
 // authorized reports whether the request carries a valid API key (any
-// scope), looked up on the health connection within healthKeyTimeout.
+// scope), looked up on the health connection within healthKeyTimeout. It
+// shares the API's guard against bad keys: a key the API or /health found
+// unknown is not asked about again for a while, and each lookup takes a
+// token from the client address's failure budget, so bogus keys cannot
+// keep the health connection busy.
 func (h *healthChecker) authorized(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
-	if h.store == nil || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+	token, sent := bearerToken(r)
+	if h.store == nil || !sent || !b64token(token) {
+		return false
+	}
+	hash := sha(models.HashKey(token))
+	if _, ok := h.auth.keys.get(hash); ok {
+		return true
+	}
+	if h.auth.unknown.has(hash) {
+		return false
+	}
+	budget, wait := h.auth.limit.take(clientAddress(r))
+	if wait > 0 {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), healthKeyTimeout)
 	defer cancel()
-	hash := models.HashKey(strings.TrimSpace(token))
-	k, err := h.store.APIKeyOnHealthConn(ctx, hash)
-	return err == nil && k.Active() && subtle.ConstantTimeCompare(k.KeyHash, hash) == 1
+	k, err := h.store.APIKeyOnHealthConn(ctx, hash[:])
+	switch {
+	case errors.Is(err, models.ErrNotFound), err == nil && (!k.Active() || subtle.ConstantTimeCompare(k.KeyHash, hash[:]) != 1):
+		h.auth.unknown.add(hash) // the failure keeps its token
+		return false
+	}
+	budget.giveBack()
+	return err == nil
 }
 
 // report builds the full report from the shared check and the live pool.

@@ -71,7 +71,8 @@ func New(o Options) *echo.Echo {
 	// errors; the error handler turns them into problem details.
 
 	get(e.Add, "/livez", livez)
-	health := &healthChecker{store: o.Store, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(),
+	auth := newAuthGuard(o)
+	health := &healthChecker{store: o.Store, auth: auth, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(),
 		onPlan: func(p capacity.Plan) { o.Metrics.SetCapacity(CapacityGauges(p)) }}
 	get(e.Add, "/readyz", readyz(health, o.Draining))
 	get(e.Add, "/health", health.serve)
@@ -82,7 +83,7 @@ func New(o Options) *echo.Echo {
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
-		authenticate(o),
+		auth.authenticate(),
 		rateLimit(o.RateLimitRPS),
 		idempotent(o.Store),
 	}}

@@ -124,7 +124,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) (APIKey, error) 
 	return k, nil
 }
 
-// APIKeyLookups is how many times APIKeyByHash has asked the database.
+// APIKeyLookups is how many times APIKeyByHash and APIKeyOnHealthConn
+// have asked the database.
 func (s *Store) APIKeyLookups() int64 { return s.keys.lookups.Load() }
 
 // Active reports whether the key may still be used.
@@ -139,6 +140,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 // APIKeyOnHealthConn is APIKeyByHash on the health connection, for the
 // health route, which must answer even when the pool is exhausted.
 func (s *Store) APIKeyOnHealthConn(ctx context.Context, hash []byte) (APIKey, error) {
+	s.keys.lookups.Add(1)
 	var k APIKey
 	err := s.health.QueryRowContext(ctx, `SELECT id, scope, key_hash, revoked_at FROM api_keys WHERE key_hash = $1`, hash).
 		Scan(&k.ID, &k.Scope, &k.KeyHash, &k.RevokedAt)
