@@ -143,3 +143,20 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Errorf("%d shipments, want 1", n)
 	}
 }
+
+// TestMalformedJSONSpeaksPlainly: a body encoding/json refuses is a 400
+// whose detail says where, in the API's words, not the library's.
+func TestMalformedJSONSpeaksPlainly(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	for body, want := range map[string]string{
+		`{"street1": }`: "malformed JSON: unexpected character at byte 13",
+		`{"street1": `:  "malformed JSON: the body ends too early",
+	} {
+		rec, out := f.send(t, http.MethodPost, "/v1/addresses", key, body)
+		checkProblem(t, rec.Code, rec.Header(), out, 400, "bad_request")
+		if out["detail"] != want {
+			t.Errorf("%s: detail %q, want %q", body, out["detail"], want)
+		}
+	}
+}

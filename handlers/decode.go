@@ -221,17 +221,17 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return fields
 }
 
-// jsonProblem describes a decoding error without echoing Go type names.
+// jsonProblem says what is wrong with a body encoding/json refused, in
+// the API's words rather than the library's.
 func jsonProblem(err error) string {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
+		return fmt.Sprintf("unexpected character at byte %d", syn.Offset)
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "the body ends too early"
 	}
-	msg := err.Error()
-	return strings.TrimPrefix(msg, "json: ")
+	return "a value does not have the expected type"
 }
 
 func jsonTypeName(t reflect.Type) string {
