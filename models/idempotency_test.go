@@ -72,8 +72,12 @@ func TestIdempotentNothingOrBoth(t *testing.T) {
 
 	// The connection dies after the write and before COMMIT, as in a
 	// server restart.
+	var pid int
 	_, err = s.Idempotent(ctx, req, func(ctx context.Context) (IdempotentResponse, error) {
 		if _, err := createShipment(s)(ctx); err != nil {
+			return IdempotentResponse{}, err
+		}
+		if err := s.conn(ctx).Raw(`SELECT pg_backend_pid()`).Scan(&pid).Error; err != nil {
 			return IdempotentResponse{}, err
 		}
 		err := s.conn(ctx).Exec(`SELECT pg_terminate_backend(pg_backend_pid())`).Error
@@ -86,7 +90,12 @@ func TestIdempotentNothingOrBoth(t *testing.T) {
 		t.Fatalf("after a killed connection: %v shipments and keys, want none", got)
 	}
 
-	// The key is free at once: no staleness to wait out.
+	// The key is free as soon as the backend is gone (its entry leaves
+	// pg_stat_activity after its locks are released): no staleness to
+	// wait out.
+	for count(t, s, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid) > 0 {
+		time.Sleep(time.Millisecond)
+	}
 	replay, err := s.Idempotent(ctx, req, createShipment(s))
 	if err != nil || replay != nil {
 		t.Fatalf("retry: replay %v, %v; want a fresh write", replay, err)
@@ -140,7 +149,9 @@ func TestIdempotentInFlightUntilItsTransactionEnds(t *testing.T) {
 	if _, err := s.Idempotent(ctx, req, createShipment(s)); !errors.Is(err, ErrIdempotencyInFlight) {
 		t.Fatalf("retry while the first runs: %v, want ErrIdempotencyInFlight", err)
 	}
-	if count(t, s, `SELECT count(*) FROM (SELECT pg_terminate_backend($1)) AS t`, pid) != 1 {
+	// With a timeout, pg_terminate_backend waits until the backend is gone
+	// (and its locks with it).
+	if count(t, s, `SELECT count(*) FROM (SELECT pg_terminate_backend($1, 10000)) AS t WHERE pg_terminate_backend`, pid) != 1 {
 		t.Fatal("pg_terminate_backend")
 	}
 	if err := <-first; !errors.Is(err, ErrUnavailable) {
