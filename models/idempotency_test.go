@@ -197,7 +197,15 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 			if committed != want {
 				t.Fatalf("after the lost COMMIT: %v shipments and keys, want %v", committed, want)
 			}
-			replay, err := s.Idempotent(ctx, req, createShipment(s))
+			// The server notices the lost connection a moment later; until
+			// then the key is in flight, and a client retries.
+			var replay *IdempotentResponse
+			for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+				replay, err = s.Idempotent(ctx, req, createShipment(s))
+				if !errors.Is(err, ErrIdempotencyInFlight) || time.Since(start) > 10*time.Second {
+					break
+				}
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
