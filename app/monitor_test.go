@@ -208,6 +208,22 @@ func TestMonitorExitStatus(t *testing.T) {
 			defer c.Close()
 			held = append(held, c)
 		}
+		if len(held) > 0 {
+			// The previous run's session ends a moment after it exits:
+			// wait until the held connections are the only ones (asked on
+			// one of them, so the question adds none).
+			for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+				var n int
+				err := held[0].QueryRowContext(context.Background(),
+					`SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'`).Scan(&n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == len(held) || time.Since(start) > 10*time.Second {
+					break
+				}
+			}
+		}
 		code, stdout, stderr := run(t, env, "monitor")
 		if code != step.code {
 			t.Errorf("holding %d of 10: exit %d, want %d\n%s%s", step.held, code, step.code, stdout, stderr)
