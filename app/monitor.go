@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/mattn/go-isatty"
+	"golang.org/x/term"
 
 	"github.com/waybill/waybill/config"
 	"github.com/waybill/waybill/monitor"
@@ -219,5 +219,5 @@ func maskSecret(err error, dbURL string) string {
 // isTerminal reports whether w is a terminal, so colours are wanted.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+	return ok && term.IsTerminal(int(f.Fd()))
 }
