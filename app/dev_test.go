@@ -64,10 +64,11 @@ func TestDevLocalCluster(t *testing.T) {
 		t.Errorf("%s still exists after dev returned (stat: %v): the cluster was not stopped", pidFile, err)
 	}
 	// pg_ctl stop returns once the postmaster removed its pid file; the
-	// process itself ends a moment later (longer on a loaded machine).
+	// process itself ends a moment later (seconds later on a loaded
+	// machine: the ceiling is generous, the wait ends when it is gone).
 	for start := time.Now(); !exited(pid); time.Sleep(20 * time.Millisecond) {
-		if time.Since(start) > 5*time.Second {
-			t.Errorf("the cluster's postmaster (pid %d) still runs 5s after dev returned", pid)
+		if time.Since(start) > time.Minute {
+			t.Errorf("the cluster's postmaster (pid %d) still runs a minute after dev returned", pid)
 			break
 		}
 	}

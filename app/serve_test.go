@@ -80,7 +80,10 @@ func startWaybill(t *testing.T, env map[string]string, args ...string) *server {
 			t.Logf("waybill's log:\n%s", s.stderr)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	// Waits for /livez or the exit, whichever comes first; the ceiling is
+	// generous because `waybill dev` runs initdb first, which once took 9.3 s
+	// on two busy cores.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		select {
 		case code := <-s.done:

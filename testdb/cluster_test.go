@@ -31,14 +31,15 @@ func TestCluster(t *testing.T) {
 		t.Fatal("the cluster never answered")
 	}
 	// pg_ctl stop returns once the pid file is gone; the process ends a
-	// moment later.
+	// moment later (seconds later on a loaded machine: the ceiling is
+	// generous, the wait ends as soon as it is gone).
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		pids := postmasters(t, dir)
 		if len(pids) == 0 {
 			break
 		}
-		if time.Since(start) > 5*time.Second {
-			t.Errorf("postgres -D %s still runs 5s after the test (pids %v)", dir, pids)
+		if time.Since(start) > time.Minute {
+			t.Errorf("postgres -D %s still runs a minute after the test (pids %v)", dir, pids)
 			break
 		}
 	}
