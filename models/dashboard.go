@@ -3,7 +3,6 @@ package models
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -260,7 +259,8 @@ top_routes AS (
     LIMIT 10
 )
 SELECT g, day, carrier, currency, n, delivered, in_transit, failed, cost, avg_cost, delivery_rate, on_time_rate,
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL::bigint AS rank
+       NULL AS origin_city, NULL AS origin_state, NULL AS origin_country,
+       NULL AS destination_city, NULL AS destination_state, NULL AS destination_country, NULL::bigint AS rank
 FROM agg WHERE g <> %d
 UNION ALL
 SELECT %[3]d, days.day, NULL, a.currency, coalesce(a.n, 0), 0, 0, 0, coalesce(a.cost, 0), a.avg_cost, NULL, NULL,
@@ -279,21 +279,50 @@ ORDER BY 1, 2, 4, 19`,
 	fmt.Sprintf(dayFiguresSQL, "live"), fmt.Sprintf(dayRoutesSQL, "live"),
 	groupDayCurrency, groupRoute, groupUnmaterialized, firstShipmentDaySQL)
 
+// dashboardStatement is dashboardSQL, named.
+var dashboardStatement = statement{name: "dashboard", sql: dashboardSQL}
+
 // DashboardStatement is the statement Dashboard sends, with the range's
 // first and last day as $1 and $2, for tools that measure it (task bench).
 func DashboardStatement() string { return dashboardSQL }
 
-// dashboardRow is one row of dashboardSQL.
+// dashboardRow is one row of dashboardSQL; only route rows have places.
 type dashboardRow struct {
-	g                             int
-	day                           *time.Time
-	carrier, currency             *string
-	n, delivered, inTransit, fail int
-	cost                          Money
-	avgCost                       *Money
-	deliveryRate, onTimeRate      *float64
-	route                         Route
-	rank                          *int64
+	G                  int        `db:"g"`
+	Day                *time.Time `db:"day"`
+	Carrier            *string    `db:"carrier"`
+	Currency           *string    `db:"currency"`
+	N                  int        `db:"n"`
+	Delivered          int        `db:"delivered"`
+	InTransit          int        `db:"in_transit"`
+	Failed             int        `db:"failed"`
+	Cost               Money      `db:"cost"`
+	AvgCost            *Money     `db:"avg_cost"`
+	DeliveryRate       *float64   `db:"delivery_rate"`
+	OnTimeRate         *float64   `db:"on_time_rate"`
+	OriginCity         *string    `db:"origin_city"`
+	OriginState        *string    `db:"origin_state"`
+	OriginCountry      *string    `db:"origin_country"`
+	DestinationCity    *string    `db:"destination_city"`
+	DestinationState   *string    `db:"destination_state"`
+	DestinationCountry *string    `db:"destination_country"`
+	Rank               *int64     `db:"rank"`
+}
+
+// route is the route of a route row.
+func (r dashboardRow) route() Route {
+	return Route{
+		Origin:      RoutePlace{City: deref(r.OriginCity), State: r.OriginState, Country: deref(r.OriginCountry)},
+		Destination: RoutePlace{City: deref(r.DestinationCity), State: r.DestinationState, Country: deref(r.DestinationCountry)},
+		Shipments:   r.N,
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // Dashboard computes the dashboard of the shipments created from start to
@@ -319,129 +348,162 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 	return d, err
 }
 
+// dashboard runs the dashboard's statement, assembles its rows, and queues
+// the days it found unmaterialized for the refresher.
 func (s *Store) dashboard(ctx context.Context, start, end Date) (Dashboard, error) {
+	rows, err := query[dashboardRow](ctx, s.pool, dashboardStatement, start, end)
+	if err != nil {
+		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
+	}
+	d, unmaterialized := assembleDashboard(rows, start, end)
+	if len(unmaterialized) > 0 {
+		s.materializeLater(unmaterialized)
+	}
+	return d, nil
+}
+
+// assembleDashboard builds the dashboard of [start, end] from the rows of
+// dashboardSQL, and returns the days the rows name unmaterialized.
+func assembleDashboard(rows []dashboardRow, start, end Date) (Dashboard, []Date) {
 	d := Dashboard{
 		DateRange: DateRange{StartDate: start, EndDate: end, Days: Days(start, end)},
 		ByCarrier: []CarrierFigures{}, ByDate: []DateFigures{}, TopRoutes: []Route{},
 	}
-
-	rows, err := s.pool.QueryContext(ctx, dashboardSQL, start, end)
-	if err != nil {
-		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
-	}
-	var all []dashboardRow
-	for rows.Next() {
-		var r dashboardRow
-		// Only route rows have places.
-		var oCity, oCountry, tCity, tCountry sql.NullString
-		o, t := &r.route.Origin, &r.route.Destination
-		if err := rows.Scan(&r.g, &r.day, &r.carrier, &r.currency, &r.n, &r.delivered, &r.inTransit, &r.fail,
-			&r.cost, &r.avgCost, &r.deliveryRate, &r.onTimeRate,
-			&oCity, &o.State, &oCountry, &tCity, &t.State, &tCountry, &r.rank); err != nil {
-			rows.Close()
-			return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
-		}
-		o.City, o.Country, t.City, t.Country = oCity.String, oCountry.String, tCity.String, tCountry.String
-		r.route.Shipments = r.n
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
-	}
-
-	// The range's currencies decide the shape of every cost.
-	var currencies []string
-	for _, r := range all {
-		if r.g == groupCurrency {
-			currencies = append(currencies, *r.currency)
-		}
-	}
-	slices.Sort(currencies)
-	multi := len(currencies) > 1
-	// costs builds a Costs from the rows of one group, keyed by currency.
-	costs := func(byCur map[string]dashboardRow, average bool) Costs {
-		pick := func(r dashboardRow, ok bool) *Money {
-			switch {
-			case average:
-				return r.avgCost
-			case ok:
-				return &r.cost
-			}
-			zero := Money(0)
-			return &zero
-		}
-		if !multi {
-			var r dashboardRow
-			ok := false
-			for _, x := range byCur {
-				r, ok = x, true
-			}
-			return Costs{One: pick(r, ok)}
-		}
-		c := Costs{ByCurrency: map[string]*Money{}}
-		for _, cur := range currencies {
-			r, ok := byCur[cur]
-			c.ByCurrency[cur] = pick(r, ok)
-		}
-		return c
-	}
-
-	summaryCosts := map[string]dashboardRow{}
-	carrierCosts := map[string]map[string]dashboardRow{} // by carrier key, then currency
-	dayCosts := map[time.Time]map[string]dashboardRow{}
-	var dayOrder []time.Time
-	dayCounts := map[time.Time]int{}
+	shape := newCostShape(rows)
+	summaryCosts := byCurrency{}
+	carrierCosts := map[string]byCurrency{} // by carrierKey
+	var days dayFigures
 	var unmaterialized []Date
-	carrierKey := func(c *string) string {
-		if c == nil {
-			return "\x00null"
-		}
-		return *c
-	}
-	for _, r := range all {
-		switch r.g {
+	for _, r := range rows {
+		switch r.G {
 		case groupAll:
-			d.Summary.TotalShipments, d.Summary.Delivered = r.n, r.delivered
-			d.Summary.InTransit, d.Summary.Failed = r.inTransit, r.fail
-			d.Summary.DeliveryRate = r.deliveryRate
+			d.Summary.TotalShipments, d.Summary.Delivered = r.N, r.Delivered
+			d.Summary.InTransit, d.Summary.Failed = r.InTransit, r.Failed
+			d.Summary.DeliveryRate = r.DeliveryRate
 		case groupCurrency:
-			summaryCosts[*r.currency] = r
+			summaryCosts[*r.Currency] = r
 		case groupCarrier:
-			d.ByCarrier = append(d.ByCarrier, CarrierFigures{Carrier: r.carrier, Shipments: r.n, Delivered: r.delivered,
-				OnTimeRate: r.onTimeRate})
+			d.ByCarrier = append(d.ByCarrier, CarrierFigures{Carrier: r.Carrier, Shipments: r.N, Delivered: r.Delivered,
+				OnTimeRate: r.OnTimeRate})
 		case groupCarrierCurrency:
-			k := carrierKey(r.carrier)
+			k := carrierKey(r.Carrier)
 			if carrierCosts[k] == nil {
-				carrierCosts[k] = map[string]dashboardRow{}
+				carrierCosts[k] = byCurrency{}
 			}
-			carrierCosts[k][*r.currency] = r
+			carrierCosts[k][*r.Currency] = r
 		case groupDayCurrency:
-			day := r.day.UTC()
-			if _, seen := dayCosts[day]; !seen {
-				dayOrder = append(dayOrder, day)
-				dayCosts[day] = map[string]dashboardRow{}
-			}
-			if r.currency != nil {
-				dayCosts[day][*r.currency] = r
-			}
-			dayCounts[day] += r.n
+			days.add(r)
 		case groupRoute:
-			d.TopRoutes = append(d.TopRoutes, r.route)
+			d.TopRoutes = append(d.TopRoutes, r.route())
 		case groupUnmaterialized:
-			unmaterialized = append(unmaterialized, Date{r.day.UTC()})
+			unmaterialized = append(unmaterialized, Date{r.Day.UTC()})
 		}
 	}
-	if len(unmaterialized) > 0 {
-		s.materializeLater(unmaterialized)
-	}
-	d.Summary.TotalCost, d.Summary.AverageCost = costs(summaryCosts, false), costs(summaryCosts, true)
+	d.Summary.TotalCost, d.Summary.AverageCost = shape.costs(summaryCosts, false), shape.costs(summaryCosts, true)
 	for i := range d.ByCarrier {
 		cc := carrierCosts[carrierKey(d.ByCarrier[i].Carrier)]
-		d.ByCarrier[i].TotalCost, d.ByCarrier[i].AverageCost = costs(cc, false), costs(cc, true)
+		d.ByCarrier[i].TotalCost, d.ByCarrier[i].AverageCost = shape.costs(cc, false), shape.costs(cc, true)
 	}
-	// Busiest carrier first; ties by name, shipments without a carrier last.
-	slices.SortStableFunc(d.ByCarrier, func(a, b CarrierFigures) int {
+	sortCarriers(d.ByCarrier)
+	d.ByDate = days.figures(shape)
+	return d, unmaterialized
+}
+
+// byCurrency is the rows of one group, keyed by currency.
+type byCurrency map[string]dashboardRow
+
+// costShape is the shape of every cost of a dashboard, which the range's
+// currencies decide: one amount, or one per currency.
+type costShape struct {
+	currencies []string // sorted
+}
+
+func newCostShape(rows []dashboardRow) costShape {
+	var c costShape
+	for _, r := range rows {
+		if r.G == groupCurrency {
+			c.currencies = append(c.currencies, *r.Currency)
+		}
+	}
+	slices.Sort(c.currencies)
+	return c
+}
+
+// costs builds a Costs, total or average, from the rows of one group.
+func (c costShape) costs(rows byCurrency, average bool) Costs {
+	if len(c.currencies) <= 1 {
+		var r dashboardRow
+		ok := false
+		for _, x := range rows {
+			r, ok = x, true
+		}
+		return Costs{One: pickCost(r, ok, average)}
+	}
+	out := Costs{ByCurrency: map[string]*Money{}}
+	for _, cur := range c.currencies {
+		r, ok := rows[cur]
+		out.ByCurrency[cur] = pickCost(r, ok, average)
+	}
+	return out
+}
+
+// pickCost is r's average or total cost; a total is 0 where the group has
+// no row (ok false), an average null.
+func pickCost(r dashboardRow, ok, average bool) *Money {
+	switch {
+	case average:
+		return r.AvgCost
+	case ok:
+		return &r.Cost
+	}
+	zero := Money(0)
+	return &zero
+}
+
+// dayFigures collects the (day, currency) rows, in the statement's order
+// of days.
+type dayFigures struct {
+	order  []time.Time
+	costs  map[time.Time]byCurrency
+	counts map[time.Time]int
+}
+
+func (f *dayFigures) add(r dashboardRow) {
+	if f.costs == nil {
+		f.costs, f.counts = map[time.Time]byCurrency{}, map[time.Time]int{}
+	}
+	day := r.Day.UTC()
+	if _, seen := f.costs[day]; !seen {
+		f.order = append(f.order, day)
+		f.costs[day] = byCurrency{}
+	}
+	if r.Currency != nil { // a day without shipments
+		f.costs[day][*r.Currency] = r
+	}
+	f.counts[day] += r.N
+}
+
+func (f *dayFigures) figures(shape costShape) []DateFigures {
+	out := []DateFigures{}
+	for _, day := range f.order {
+		out = append(out, DateFigures{Date: Date{day}, Shipments: f.counts[day], TotalCost: shape.costs(f.costs[day], false)})
+	}
+	return out
+}
+
+// carrierKey keys a carrier's rows; shipments without a carrier have a key
+// no carrier name can be.
+func carrierKey(c *string) string {
+	if c == nil {
+		return "\x00null"
+	}
+	return *c
+}
+
+// sortCarriers puts the busiest carrier first; ties by name, shipments
+// without a carrier last.
+func sortCarriers(cs []CarrierFigures) {
+	slices.SortStableFunc(cs, func(a, b CarrierFigures) int {
 		switch {
 		case a.Shipments != b.Shipments:
 			return b.Shipments - a.Shipments
@@ -450,11 +512,6 @@ func (s *Store) dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 		}
 		return cmp.Compare(*a.Carrier, *b.Carrier)
 	})
-	for _, day := range dayOrder {
-		d.ByDate = append(d.ByDate, DateFigures{Date: Date{day}, Shipments: dayCounts[day], TotalCost: costs(dayCosts[day], false)})
-	}
-
-	return d, nil
 }
 
 func boolCmp(a, b bool) int {

@@ -16,33 +16,37 @@ import (
 // run against a database, however many Waybill processes share it.
 const dashboardRefreshLock int64 = 0x5761_7962_696c_6c01 // "Waybill" 1
 
-// refreshDaysSQL deletes every mark the refresh's snapshot sees and returns
+// refreshLockStatement takes the refresh's lock for the transaction, if
+// no other refresh holds it: one boolean.
+var refreshLockStatement = statement{name: "dashboard refresh lock", sql: `SELECT pg_try_advisory_xact_lock($1)`}
+
+// refreshDaysStatement deletes every mark the refresh's snapshot sees and returns
 // the days to recompute: the marked days that are materialized, and the
 // requested days ($1) from the first shipment's day to today (so that
 // dashboards of far-off ranges cannot fill dashboard_days). A mark for a
 // day that is not materialized has nothing to invalidate.
-const refreshDaysSQL = `
+var refreshDaysStatement = statement{name: "dashboard refresh days", sql: `
 WITH marked AS (DELETE FROM dashboard_stale RETURNING day)
 SELECT day FROM marked WHERE day IN (SELECT day FROM dashboard_days)
 UNION
 SELECT day FROM unnest($1::date[]) AS r (day)
 WHERE day <= (now() AT TIME ZONE 'UTC')::date
   AND day >= ` + firstShipmentDaySQL + `
-ORDER BY day`
+ORDER BY day`}
 
 // daysParam is the relation d(day) of the days in $1, for dayFiguresSQL and
 // dayRoutesSQL.
 const daysParam = "(SELECT unnest($1::date[]) AS day)"
 
-// refreshSQL recomputes the per-day tables for the days in $1.
-var refreshSQL = []string{
-	`DELETE FROM dashboard_daily WHERE day = ANY($1)`,
-	`INSERT INTO dashboard_daily (day, carrier, currency, shipments, delivered, in_transit, failed, priced, cost, timed, on_time)` +
-		fmt.Sprintf(dayFiguresSQL, daysParam),
-	`DELETE FROM dashboard_daily_routes WHERE day = ANY($1)`,
+// refreshStatements recompute the per-day tables for the days in $1.
+var refreshStatements = []statement{
+	{"dashboard refresh: delete daily", `DELETE FROM dashboard_daily WHERE day = ANY($1)`},
+	{"dashboard refresh: daily", `INSERT INTO dashboard_daily (day, carrier, currency, shipments, delivered, in_transit, failed, priced, cost, timed, on_time)` +
+		fmt.Sprintf(dayFiguresSQL, daysParam)},
+	{"dashboard refresh: delete daily routes", `DELETE FROM dashboard_daily_routes WHERE day = ANY($1)`},
 	// A route seen for the first time gets its number; the statement's
 	// snapshot does not see the rows it adds, hence the union with them.
-	`WITH r AS MATERIALIZED (` + fmt.Sprintf(dayRoutesSQL, daysParam) + `),
+	{"dashboard refresh: daily routes", `WITH r AS MATERIALIZED (` + fmt.Sprintf(dayRoutesSQL, daysParam) + `),
 added AS (
     INSERT INTO dashboard_routes (origin_city, origin_state, origin_country,
                                   destination_city, destination_state, destination_country)
@@ -60,12 +64,12 @@ FROM r
 JOIN known AS k ON k.origin_city = r.origin_city AND k.origin_country = r.origin_country
                AND k.destination_city = r.destination_city AND k.destination_country = r.destination_country
                AND k.origin_state IS NOT DISTINCT FROM r.origin_state
-               AND k.destination_state IS NOT DISTINCT FROM r.destination_state`,
-	`INSERT INTO dashboard_days (day) SELECT unnest($1::date[])
-ON CONFLICT (day) DO UPDATE SET refreshed_at = now()`,
+               AND k.destination_state IS NOT DISTINCT FROM r.destination_state`},
+	{"dashboard refresh: days", `INSERT INTO dashboard_days (day) SELECT unnest($1::date[])
+ON CONFLICT (day) DO UPDATE SET refreshed_at = now()`},
 	// The weeks of the days: recomputed from their days when all seven
 	// are materialized, dropped otherwise.
-	`WITH weeks AS (
+	{"dashboard refresh: weekly routes", `WITH weeks AS (
     SELECT DISTINCT date_trunc('week', d::timestamp)::date AS week FROM unnest($1::date[]) AS d
 ),
 gone AS (
@@ -76,7 +80,7 @@ SELECT w.week, dr.route_id, sum(dr.shipments)
 FROM weeks AS w
 JOIN dashboard_daily_routes AS dr ON dr.day >= w.week AND dr.day < w.week + 7
 WHERE (SELECT count(*) FROM dashboard_days AS m WHERE m.day >= w.week AND m.day < w.week + 7) = 7
-GROUP BY w.week, dr.route_id`,
+GROUP BY w.week, dr.route_id`},
 }
 
 // RefreshDashboard brings the dashboard's per-day tables up to date: it
@@ -110,38 +114,25 @@ func (s *Store) refreshDashboard(ctx context.Context, more []Date) ([]Date, erro
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 
-	var locked bool
-	if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, dashboardRefreshLock).Scan(&locked); err != nil {
+	locked, err := queryRow[bool](ctx, tx, refreshLockStatement, dashboardRefreshLock)
+	if err != nil || !locked {
 		return nil, err
-	}
-	if !locked {
-		return nil, nil
 	}
 	requested := make([]time.Time, len(more))
 	for i, d := range more {
 		requested[i] = d.Time
 	}
-	rows, err := tx.QueryContext(ctx, refreshDaysSQL, requested)
+	param, err := query[time.Time](ctx, tx, refreshDaysStatement, requested)
 	if err != nil {
 		return nil, err
 	}
 	var days []Date
-	var param []time.Time
-	for rows.Next() {
-		var day time.Time
-		if err := rows.Scan(&day); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		days, param = append(days, Date{day.UTC()}), append(param, day)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for _, day := range param {
+		days = append(days, Date{day.UTC()})
 	}
 	if len(days) > 0 {
-		for _, q := range refreshSQL {
-			if _, err := tx.ExecContext(ctx, q, param); err != nil {
+		for _, st := range refreshStatements {
+			if err := exec(ctx, tx, st, param); err != nil {
 				return nil, err
 			}
 		}

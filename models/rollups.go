@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -176,6 +175,15 @@ WHERE c.date = $3::date AND NOT EXISTS (
     WHERE sh.created_at >= $1 AND sh.created_at < $2 AND sh.currency = c.currency
       AND coalesce(sh.carrier, 'unknown') = c.carrier AND coalesce(sh.service, 'unknown') = c.service)`
 
+// The rollup's statements, named. The upserts return how many rows they
+// wrote.
+var (
+	rollupSummaries               = statement{"rollup: daily summaries", summariesSQL}
+	rollupCarrierPerformance      = statement{"rollup: carrier performance", carrierPerformanceSQL}
+	rollupStaleSummaries          = statement{"rollup: stale daily summaries", staleSummariesSQL}
+	rollupStaleCarrierPerformance = statement{"rollup: stale carrier performance", staleCarrierPerformanceSQL}
+)
+
 // Rollup recomputes, from the shipments, the daily analytics_summaries and
 // the carrier_performance rows of every day from start to end (UTC, both
 // included), one transaction per day: rows are upserted, rows whose
@@ -215,27 +223,21 @@ func (s *Store) rollupDay(ctx context.Context, day Date) (summaries, carriers in
 		}
 	}()
 	args := []any{lo, hi, day}
-	for _, stmt := range []string{staleSummariesSQL, staleCarrierPerformanceSQL} {
-		if _, err = tx.ExecContext(ctx, stmt, args...); err != nil {
+	for _, st := range []statement{rollupStaleSummaries, rollupStaleCarrierPerformance} {
+		if err = exec(ctx, tx, st, args...); err != nil {
 			return 0, 0, classify(err)
 		}
 	}
-	for _, q := range []struct {
-		sql string
-		n   *int
-	}{{summariesSQL, &summaries}, {carrierPerformanceSQL, &carriers}} {
-		if err = scanOne(ctx, tx, q.sql, args, q.n); err != nil {
-			return 0, 0, classify(err)
-		}
+	if summaries, err = queryRow[int](ctx, tx, rollupSummaries, args...); err != nil {
+		return 0, 0, classify(err)
+	}
+	if carriers, err = queryRow[int](ctx, tx, rollupCarrierPerformance, args...); err != nil {
+		return 0, 0, classify(err)
 	}
 	if err = tx.Commit(); err != nil {
 		return 0, 0, commitOutcome(err)
 	}
 	return summaries, carriers, nil
-}
-
-func scanOne(ctx context.Context, tx *sql.Tx, query string, args []any, dst *int) error {
-	return tx.QueryRowContext(ctx, query, args...).Scan(dst)
 }
 
 // Today is the current UTC day.

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"slices"
@@ -149,30 +150,27 @@ func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		q = tx.Statement.ConnPool
 	}
-	rows, err := q.QueryContext(ctx, s.shipmentByID(), id)
-	if err != nil {
-		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
-	}
-	defer rows.Close()
 	var sh Shipment
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
-		}
-		return Shipment{}, fmt.Errorf("shipment %s: %w", id, ErrNotFound)
-	}
-	if err := s.db.ScanRows(rows, &sh); err != nil {
+	found := false
+	err := queryEach(ctx, q, s.shipmentByID(), []any{id}, func(rows *sql.Rows) error {
+		found = true
+		return s.db.ScanRows(rows, &sh)
+	})
+	switch {
+	case err != nil:
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
+	case !found:
+		return Shipment{}, fmt.Errorf("shipment %s: %w", id, ErrNotFound)
 	}
 	return sh, nil
 }
 
-// shipmentByIDSQL returns the statement of joined for one shipment by id
-// ($1), as GORM builds it; the Store builds it once, since building it on
-// every request was 17 % of a get-one's CPU.
-func shipmentByIDSQL(db *gorm.DB) string {
+// shipmentByIDStatement returns the statement of joined for one shipment
+// by id ($1), as GORM builds it; the Store builds it once, since building
+// it on every request was 17 % of a get-one's CPU.
+func shipmentByIDStatement(db *gorm.DB) statement {
 	dry := joined(db.Session(&gorm.Session{DryRun: true}))
-	return dry.Find(&Shipment{}, idIs(uuid.Nil)).Statement.SQL.String() // no LIMIT: id is the key
+	return statement{name: "shipment by id", sql: dry.Find(&Shipment{}, idIs(uuid.Nil)).Statement.SQL.String()} // no LIMIT: id is the key
 }
 
 // ShipmentFilter selects the shipments of a list.

@@ -66,7 +66,7 @@ type Store struct {
 	// dashFlights coalesces concurrent dashboards of the same range.
 	dashFlights coalescer[[2]Date, Dashboard]
 	// shipmentByID is the statement of Shipment, built on first use.
-	shipmentByID func() string
+	shipmentByID func() statement
 	// keys is the API keys' listener settings and lookup count (apikeys.go).
 	keys keyState
 }
@@ -106,7 +106,7 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		return nil, fmt.Errorf("gorm: %w", err)
 	}
 	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
-		shipmentByID: sync.OnceValue(func() string { return shipmentByIDSQL(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
+		shipmentByID: sync.OnceValue(func() statement { return shipmentByIDStatement(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
 }
 
 func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
