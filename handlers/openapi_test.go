@@ -106,6 +106,25 @@ func checkAgainstSpec(t testing.TB, req *http.Request, reqBody []byte, rec *http
 // (package handlers_test).
 var CheckAgainstSpec = checkAgainstSpec
 
+// SpecRequestProblems returns how req, whose body is body, disagrees with
+// the document's description of its operation (parameters, body,
+// security), or nil when the document allows it: the client's side of
+// the contract, whatever the server answers.
+func SpecRequestProblems(req *http.Request, body []byte) []string {
+	s, err := loadSpec()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	r := req.Clone(context.Background())
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	pathItem, pathErrs, template := paths.FindPath(r, s.model, s.options)
+	if pathItem == nil || len(pathErrs) > 0 {
+		return describe("path", pathErrs)
+	}
+	_, errs := s.validator.ValidateHttpRequestSyncWithPathItem(r, pathItem, template)
+	return describe("request", errs)
+}
+
 // specError reports how the exchange of req (whose body was reqBody) and
 // rec disagrees with openapi.yaml, or returns nil when it agrees:
 //   - the path and method are an operation of the document (HEAD is

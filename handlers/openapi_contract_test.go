@@ -1,0 +1,140 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/waybill/waybill/handlers"
+	"github.com/waybill/waybill/models"
+)
+
+// TestNumberBoundsAgreeWithSpec sends numbers at and beyond the bounds the
+// document declares (money of numeric(12,2), counts, percentages) and
+// checks that the server and the document give the same verdict: the
+// server stores exactly what the document allows (the value it stored is
+// written back digit for digit) and answers 422 naming the field for
+// what the document rejects.
+func TestNumberBoundsAgreeWithSpec(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	shipment := createShipment(t, f, key, newShipment)
+	metricsPath := "/v1/shipments/" + shipment["id"].(string) + "/metrics"
+
+	const (
+		summary = `{"date": "2026-11-28", "period": "daily", %s}`
+		carrier = `{"carrier": "USPS", "service": "Priority", "date": "2026-11-28", %s}`
+	)
+	tests := []struct {
+		method, path, body string
+		field, value       string
+		ok                 bool
+	}{
+		// Money: two decimals, ±9999999999.99, exact.
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "1234567.89", true},
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "0.10", true},
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "1.230", true},
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "9999999999.99", true},
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "10000000000.00", false},
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "1.234", false},
+		{"POST", "/v1/analytics/summaries", summary, "total_cost", "-0.01", false},
+		{"POST", "/v1/analytics/summaries", summary, "average_cost_per_shipment", "0.01", true},
+		{"POST", "/v1/analytics/summaries", summary, "average_cost_per_shipment", "-1", false},
+		{"POST", "/v1/analytics/carrier-performance", carrier, "total_cost", "9999999999.99", true},
+		{"POST", "/v1/analytics/carrier-performance", carrier, "average_cost", "-0.5", false},
+		{"PUT", metricsPath, "{%s}", "base_rate", "-9999999999.99", true},
+		{"PUT", metricsPath, "{%s}", "other_fees", "1234567.89", true},
+		{"PUT", metricsPath, "{%s}", "other_fees", "-10000000000", false},
+		{"PUT", metricsPath, "{%s}", "other_fees", "0.001", false},
+		// Counts and days: not negative.
+		{"POST", "/v1/analytics/summaries", summary, "average_delivery_days", "-0.5", false},
+		{"POST", "/v1/analytics/carrier-performance", carrier, "min_delivery_days", "-1", false},
+		{"POST", "/v1/analytics/carrier-performance", carrier, "max_delivery_days", "0", true},
+		{"POST", "/v1/system-metrics", "{%s}", "active_connections", "2147483647", true},
+		{"POST", "/v1/system-metrics", "{%s}", "active_connections", "2147483648", false},
+		{"POST", "/v1/system-metrics", "{%s}", "db_slow_queries", "-1", false},
+		{"POST", "/v1/system-metrics", "{%s}", "memory_usage_mb", "-0.5", false},
+		{"POST", "/v1/system-metrics", "{%s}", "avg_response_time_ms", "0", true},
+		// Percentages: 0–100.
+		{"POST", "/v1/system-metrics", "{%s}", "error_rate", "100", true},
+		{"POST", "/v1/system-metrics", "{%s}", "error_rate", "100.01", false},
+		{"POST", "/v1/system-metrics", "{%s}", "cache_hit_rate", "0", true},
+		{"POST", "/v1/system-metrics", "{%s}", "cache_miss_rate", "-0.01", false},
+		{"POST", "/v1/system-metrics", "{%s}", "cpu_usage_percent", "55.5", true},
+		{"POST", "/v1/system-metrics", "{%s}", "disk_usage_percent", "101", false},
+	}
+	for i, tt := range tests {
+		// A date of its own, as summaries and carrier rows are unique by date.
+		date := time.Date(2026, 1, 1+i, 0, 0, 0, 0, time.UTC).Format(models.DateFormat)
+		body := strings.Replace(fmt.Sprintf(tt.body, fmt.Sprintf("%q: %s", tt.field, tt.value)), "2026-11-28", date, 1)
+		name := fmt.Sprintf("%s %s %s", tt.method, tt.path, body)
+		specProblems := handlers.SpecRequestProblems(specRequest(tt.method, tt.path, key, body), []byte(body))
+		if specOK := len(specProblems) == 0; specOK != tt.ok {
+			t.Errorf("%s: the document accepts it: %v, want %v (%v)", name, specOK, tt.ok, specProblems)
+		}
+		rec, out := f.send(t, tt.method, tt.path, key, body)
+		if !tt.ok {
+			checkProblem(t, rec.Code, rec.Header(), out, 422, "validation_failed")
+			if fields := analyticsErrorFields(out); len(fields) != 1 || fields[0] != tt.field {
+				t.Errorf("%s: fields %v, want [%s]", name, fields, tt.field)
+			}
+			continue
+		}
+		if rec.Code/100 != 2 {
+			t.Errorf("%s = %d %s, want 2xx", name, rec.Code, rec.Body)
+			continue
+		}
+		if got, want := rawField(t, rec.Body.Bytes(), tt.field), canonical(tt.field, tt.value); got != want {
+			t.Errorf("%s: %s came back as %s, want %s", name, tt.field, got, want)
+		}
+	}
+
+	// The document cannot say "no exponent"; the server refuses one for
+	// money rather than guess at its digits, and says so.
+	body := fmt.Sprintf(summary, `"total_cost": 1.2345679e+06`)
+	rec, out := f.send(t, http.MethodPost, "/v1/analytics/summaries", key, body)
+	checkProblem(t, rec.Code, rec.Header(), out, 422, "validation_failed")
+}
+
+// specRequest builds the request the table describes, for the document's
+// verdict.
+func specRequest(method, path, key, body string) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	return req
+}
+
+// rawField returns the JSON text of a top-level field of body, as written.
+func rawField(t *testing.T, body []byte, field string) string {
+	t.Helper()
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		t.Fatalf("body %q: %v", body, err)
+	}
+	return string(obj[field])
+}
+
+// moneyFields are the fields of the table that are money.
+var moneyFields = map[string]bool{"total_cost": true, "average_cost_per_shipment": true, "average_cost": true,
+	"base_rate": true, "other_fees": true}
+
+// canonical is how the server writes the number v of field it accepted:
+// money with exactly two decimals, other numbers as encoding/json writes
+// a float64.
+func canonical(field, v string) string {
+	if moneyFields[field] {
+		m, err := models.ParseMoney(v)
+		if err != nil {
+			return "not money: " + err.Error()
+		}
+		return m.String()
+	}
+	f, _ := json.Number(v).Float64()
+	b, _ := json.Marshal(f)
+	return string(b)
+}
