@@ -49,52 +49,59 @@ func (in *addressPatch) apply(a *models.Address) ([]string, error) {
 	return p.result()
 }
 
-// addressRoutes serve /v1/addresses.
-type addressRoutes struct{ store *models.Store }
-
-func (h addressRoutes) create(c echo.Context) error {
-	var in addressInput
-	if err := decode(c, &in, false); err != nil {
-		return err
-	}
-	a := in.model()
-	if err := h.store.CreateAddress(c.Request().Context(), a); err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/addresses/"+a.ID.String())
-	return writeTagged(c, http.StatusCreated, models.AddressUsage{Address: *a})
-}
-
-func (h addressRoutes) list(c echo.Context) error {
-	q := newQuery(c.QueryParams(), append(listParams, "country", "state", "city")...)
-	f := models.AddressFilter{Page: q.page(), Country: q.str("country"), State: q.str("state"), City: q.str("city")}
-	if err := q.Err(); err != nil {
-		return err
-	}
-	rows, more, err := h.store.Addresses(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, listResponse("addresses", rows, more))
-}
-
-func (h addressRoutes) patch(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in addressPatch
-	if err := decode(c, &in, true); err != nil {
-		return err
-	}
-	a, err := h.store.UpdateAddress(c.Request().Context(), id, func(cur models.AddressUsage, a *models.Address) ([]string, error) {
-		if err := checkIfMatch(c.Request(), cur); err != nil {
-			return nil, err
+// createAddress serves POST /v1/addresses.
+func createAddress(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in addressInput
+		if err := decode(c, &in, false); err != nil {
+			return err
 		}
-		return in.apply(a)
-	})
-	if err != nil {
-		return err
+		a := in.model()
+		if err := store.CreateAddress(c.Request().Context(), a); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/addresses/"+a.ID.String())
+		return writeTagged(c, http.StatusCreated, models.AddressUsage{Address: *a})
 	}
-	return writeTagged(c, http.StatusOK, a)
+}
+
+// listAddresses serves GET /v1/addresses.
+func listAddresses(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := newQuery(c.QueryParams(), append(listParams, "country", "state", "city")...)
+		f := models.AddressFilter{Page: q.page(), Country: q.str("country"), State: q.str("state"), City: q.str("city")}
+		if err := q.Err(); err != nil {
+			return err
+		}
+		rows, more, err := store.Addresses(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, listResponse("addresses", rows, more))
+	}
+}
+
+// patchAddress serves PATCH /v1/addresses/{id}: a JSON merge patch,
+// conditional on If-Match against the address with its usage.
+func patchAddress(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		var in addressPatch
+		if err := decode(c, &in, true); err != nil {
+			return err
+		}
+		a, err := store.UpdateAddress(c.Request().Context(), id, func(cur models.AddressUsage, a *models.Address) ([]string, error) {
+			if err := checkIfMatch(c.Request(), cur); err != nil {
+				return nil, err
+			}
+			return in.apply(a)
+		})
+		if err != nil {
+			return err
+		}
+		return writeTagged(c, http.StatusOK, a)
+	}
 }

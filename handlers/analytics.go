@@ -8,31 +8,6 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
-// routeAnalytics registers the analytics tables' CRUD routes and the
-// system-metrics routes on the /v1 group.
-func routeAnalytics(v1 api, store *models.Store) {
-	summaries := summaryRoutes{store}
-	v1.POST("/analytics/summaries", summaries.create)
-	v1.GET("/analytics/summaries", summaries.list)
-	v1.GET("/analytics/summaries/:id", getOne(store.Summary))
-	v1.PATCH("/analytics/summaries/:id", patchOne[models.AnalyticsSummary, summaryPatch](store.UpdateSummary))
-	v1.DELETE("/analytics/summaries/:id", deleteOne(store.DeleteSummary))
-
-	carriers := carrierPerformanceRoutes{store}
-	v1.POST("/analytics/carrier-performance", carriers.create)
-	v1.GET("/analytics/carrier-performance", carriers.list)
-	v1.GET("/analytics/carrier-performance/:id", getOne(store.CarrierPerformance))
-	v1.PATCH("/analytics/carrier-performance/:id", patchOne[models.CarrierPerformance, carrierPerformancePatch](store.UpdateCarrierPerformance))
-	v1.DELETE("/analytics/carrier-performance/:id", deleteOne(store.DeleteCarrierPerformance))
-
-	// Samples do not change once taken: no PATCH.
-	metrics := systemMetricRoutes{store}
-	v1.POST("/system-metrics", metrics.create)
-	v1.GET("/system-metrics", metrics.list)
-	v1.GET("/system-metrics/:id", getOne(store.SystemMetric))
-	v1.DELETE("/system-metrics/:id", deleteOne(store.DeleteSystemMetric))
-}
-
 // listDateRange reads the start_date and end_date list parameters: days,
 // both included, so start_date may equal end_date but not follow it.
 func listDateRange(q *query) (start, end *models.Date) {
@@ -110,34 +85,37 @@ func (in *summaryPatch) apply(a *models.AnalyticsSummary) ([]string, error) {
 	return p.result()
 }
 
-// summaryRoutes serve /v1/analytics/summaries.
-type summaryRoutes struct{ store *models.Store }
-
-func (h summaryRoutes) create(c echo.Context) error {
-	var in summaryCreate
-	if err := decode(c, &in, false); err != nil {
-		return err
+// createSummary serves POST /v1/analytics/summaries.
+func createSummary(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in summaryCreate
+		if err := decode(c, &in, false); err != nil {
+			return err
+		}
+		a := in.model()
+		if err := store.CreateSummary(c.Request().Context(), a); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/analytics/summaries/"+a.ID.String())
+		return writeTagged(c, http.StatusCreated, a)
 	}
-	a := in.model()
-	if err := h.store.CreateSummary(c.Request().Context(), a); err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/analytics/summaries/"+a.ID.String())
-	return writeTagged(c, http.StatusCreated, a)
 }
 
-func (h summaryRoutes) list(c echo.Context) error {
-	q := newQuery(c.QueryParams(), append(listParams, "period", "start_date", "end_date")...)
-	f := models.SummaryFilter{Page: q.page(), Period: q.oneOf("period", models.SummaryPeriods)}
-	f.StartDate, f.EndDate = listDateRange(q)
-	if err := q.Err(); err != nil {
-		return err
+// listSummaries serves GET /v1/analytics/summaries.
+func listSummaries(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := newQuery(c.QueryParams(), append(listParams, "period", "start_date", "end_date")...)
+		f := models.SummaryFilter{Page: q.page(), Period: q.oneOf("period", models.SummaryPeriods)}
+		f.StartDate, f.EndDate = listDateRange(q)
+		if err := q.Err(); err != nil {
+			return err
+		}
+		rows, more, err := store.Summaries(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, listResponse("summaries", rows, more))
 	}
-	rows, more, err := h.store.Summaries(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, listResponse("summaries", rows, more))
 }
 
 // carrierPerformanceCreate is the body of POST
@@ -211,34 +189,37 @@ func (in *carrierPerformancePatch) apply(cp *models.CarrierPerformance) ([]strin
 	return p.result()
 }
 
-// carrierPerformanceRoutes serve /v1/analytics/carrier-performance.
-type carrierPerformanceRoutes struct{ store *models.Store }
-
-func (h carrierPerformanceRoutes) create(c echo.Context) error {
-	var in carrierPerformanceCreate
-	if err := decode(c, &in, false); err != nil {
-		return err
+// createCarrierPerformance serves POST /v1/analytics/carrier-performance.
+func createCarrierPerformance(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in carrierPerformanceCreate
+		if err := decode(c, &in, false); err != nil {
+			return err
+		}
+		cp := in.model()
+		if err := store.CreateCarrierPerformance(c.Request().Context(), cp); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/analytics/carrier-performance/"+cp.ID.String())
+		return writeTagged(c, http.StatusCreated, cp)
 	}
-	cp := in.model()
-	if err := h.store.CreateCarrierPerformance(c.Request().Context(), cp); err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/analytics/carrier-performance/"+cp.ID.String())
-	return writeTagged(c, http.StatusCreated, cp)
 }
 
-func (h carrierPerformanceRoutes) list(c echo.Context) error {
-	q := newQuery(c.QueryParams(), append(listParams, "carrier", "service", "start_date", "end_date")...)
-	f := models.CarrierPerformanceFilter{Page: q.page(), Carrier: q.str("carrier"), Service: q.str("service")}
-	f.StartDate, f.EndDate = listDateRange(q)
-	if err := q.Err(); err != nil {
-		return err
+// listCarrierPerformance serves GET /v1/analytics/carrier-performance.
+func listCarrierPerformance(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := newQuery(c.QueryParams(), append(listParams, "carrier", "service", "start_date", "end_date")...)
+		f := models.CarrierPerformanceFilter{Page: q.page(), Carrier: q.str("carrier"), Service: q.str("service")}
+		f.StartDate, f.EndDate = listDateRange(q)
+		if err := q.Err(); err != nil {
+			return err
+		}
+		rows, more, err := store.CarrierPerformances(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, listResponse("carrier_performance", rows, more))
 	}
-	rows, more, err := h.store.CarrierPerformances(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, listResponse("carrier_performance", rows, more))
 }
 
 // systemMetricCreate is the body of POST /v1/system-metrics. Without a
@@ -274,33 +255,36 @@ func (in *systemMetricCreate) model() *models.SystemMetric {
 	}
 }
 
-// systemMetricRoutes serve /v1/system-metrics.
-type systemMetricRoutes struct{ store *models.Store }
-
-func (h systemMetricRoutes) create(c echo.Context) error {
-	var in systemMetricCreate
-	if err := decode(c, &in, false); err != nil {
-		return err
+// createSystemMetric serves POST /v1/system-metrics.
+func createSystemMetric(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in systemMetricCreate
+		if err := decode(c, &in, false); err != nil {
+			return err
+		}
+		m := in.model()
+		if err := store.CreateSystemMetric(c.Request().Context(), m); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/system-metrics/"+m.ID.String())
+		return writeTagged(c, http.StatusCreated, m)
 	}
-	m := in.model()
-	if err := h.store.CreateSystemMetric(c.Request().Context(), m); err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/system-metrics/"+m.ID.String())
-	return writeTagged(c, http.StatusCreated, m)
 }
 
-// list applies start_datetime and end_datetime to the samples' timestamp,
-// not their created_at (see models.Store.SystemMetrics).
-func (h systemMetricRoutes) list(c echo.Context) error {
-	q := newQuery(c.QueryParams(), listParams...)
-	p := q.page()
-	if err := q.Err(); err != nil {
-		return err
+// listSystemMetrics serves GET /v1/system-metrics. start_datetime and
+// end_datetime apply to the samples' timestamp, not their created_at (see
+// models.Store.SystemMetrics).
+func listSystemMetrics(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := newQuery(c.QueryParams(), listParams...)
+		p := q.page()
+		if err := q.Err(); err != nil {
+			return err
+		}
+		rows, more, err := store.SystemMetrics(c.Request().Context(), p)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, listResponse("system_metrics", rows, more))
 	}
-	rows, more, err := h.store.SystemMetrics(c.Request().Context(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, listResponse("system_metrics", rows, more))
 }

@@ -1,6 +1,15 @@
 // Package handlers is Waybill's HTTP layer: routes, middleware, request
 // decoding and the mapping of errors to problem details. Every query goes
 // through models.Store; handlers hold no SQL.
+//
+// New, in this file, registers every route, so the API can be read in one
+// place. Every handler is a function that takes its dependencies and
+// returns an echo.HandlerFunc (createShipment(store), getOne(store.Shipment),
+// readyz(monitor, draining)), never a method on a struct of dependencies:
+// the route list then names exactly what each route uses, the generic
+// makers (getOne, patchOne, deleteOne) and the specific handlers read
+// alike, and a handler's dependencies are checked by the compiler at the
+// line that registers it.
 package handlers
 
 import (
@@ -87,27 +96,43 @@ func New(o Options) *echo.Echo {
 		rateLimit(o.RateLimitRPS),
 		idempotent(o.Store),
 	}}
-	shipments := shipmentRoutes{o.Store}
-	v1.POST("/shipments", shipments.create)
-	v1.GET("/shipments", shipments.list)
-	v1.GET("/shipments/:id", getOne(o.Store.Shipment))
-	v1.PATCH("/shipments/:id", patchOne[models.Shipment, shipmentPatch](o.Store.UpdateShipment))
-	v1.DELETE("/shipments/:id", deleteOne(o.Store.DeleteShipment))
-	v1.POST("/shipments/:id/events", shipments.addEvent)
-	v1.GET("/shipments/:id/events", shipments.events)
-	v1.GET("/shipments/:id/metrics", getOne(o.Store.Metrics))
-	v1.PUT("/shipments/:id/metrics", shipments.putMetrics)
+	store := o.Store
+	v1.POST("/shipments", createShipment(store))
+	v1.GET("/shipments", listShipments(store))
+	v1.GET("/shipments/:id", getOne(store.Shipment))
+	v1.PATCH("/shipments/:id", patchOne[models.Shipment, shipmentPatch](store.UpdateShipment))
+	v1.DELETE("/shipments/:id", deleteOne(store.DeleteShipment))
+	v1.POST("/shipments/:id/events", addEvent(store))
+	v1.GET("/shipments/:id/events", listEvents(store))
+	v1.GET("/shipments/:id/metrics", getOne(store.Metrics))
+	v1.PUT("/shipments/:id/metrics", putMetrics(store))
 
-	addresses := addressRoutes{o.Store}
-	v1.POST("/addresses", addresses.create)
-	v1.GET("/addresses", addresses.list)
-	v1.GET("/addresses/:id", getOne(o.Store.Address))
-	v1.PATCH("/addresses/:id", addresses.patch)
-	v1.DELETE("/addresses/:id", deleteOne(o.Store.DeleteAddress))
+	v1.POST("/addresses", createAddress(store))
+	v1.GET("/addresses", listAddresses(store))
+	v1.GET("/addresses/:id", getOne(store.Address))
+	v1.PATCH("/addresses/:id", patchAddress(store))
+	v1.DELETE("/addresses/:id", deleteOne(store.DeleteAddress))
 
-	routeAnalytics(v1, o.Store)
-	v1.GET("/analytics/dashboard", dashboard(o.Store))
-	v1.POST("/analytics/rollups", rollups(o.Store))
+	v1.POST("/analytics/summaries", createSummary(store))
+	v1.GET("/analytics/summaries", listSummaries(store))
+	v1.GET("/analytics/summaries/:id", getOne(store.Summary))
+	v1.PATCH("/analytics/summaries/:id", patchOne[models.AnalyticsSummary, summaryPatch](store.UpdateSummary))
+	v1.DELETE("/analytics/summaries/:id", deleteOne(store.DeleteSummary))
+
+	v1.POST("/analytics/carrier-performance", createCarrierPerformance(store))
+	v1.GET("/analytics/carrier-performance", listCarrierPerformance(store))
+	v1.GET("/analytics/carrier-performance/:id", getOne(store.CarrierPerformance))
+	v1.PATCH("/analytics/carrier-performance/:id", patchOne[models.CarrierPerformance, carrierPerformancePatch](store.UpdateCarrierPerformance))
+	v1.DELETE("/analytics/carrier-performance/:id", deleteOne(store.DeleteCarrierPerformance))
+
+	v1.GET("/analytics/dashboard", dashboard(store))
+	v1.POST("/analytics/rollups", rollups(store))
+
+	// Samples do not change once taken: no PATCH.
+	v1.POST("/system-metrics", createSystemMetric(store))
+	v1.GET("/system-metrics", listSystemMetrics(store))
+	v1.GET("/system-metrics/:id", getOne(store.SystemMetric))
+	v1.DELETE("/system-metrics/:id", deleteOne(store.DeleteSystemMetric))
 
 	return e
 }

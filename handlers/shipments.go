@@ -211,41 +211,44 @@ func (in *shipmentPatch) apply(sh *models.Shipment) ([]string, error) {
 	return p.result()
 }
 
-// shipmentRoutes serve /v1/shipments and its sub-resources.
-type shipmentRoutes struct{ store *models.Store }
-
-func (h shipmentRoutes) create(c echo.Context) error {
-	var in shipmentCreate
-	if err := decode(c, &in, false); err != nil {
-		return err
+// createShipment serves POST /v1/shipments.
+func createShipment(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var in shipmentCreate
+		if err := decode(c, &in, false); err != nil {
+			return err
+		}
+		sh, err := store.CreateShipment(c.Request().Context(), in.model())
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/shipments/"+sh.ID.String())
+		return writeTagged(c, http.StatusCreated, sh)
 	}
-	sh, err := h.store.CreateShipment(c.Request().Context(), in.model())
-	if err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderLocation, "/v1/shipments/"+sh.ID.String())
-	return writeTagged(c, http.StatusCreated, sh)
 }
 
-func (h shipmentRoutes) list(c echo.Context) error {
-	q := newQuery(c.QueryParams(), append(listParams, "status", "carrier", "service", "tracking_code", "reference", "mode")...)
-	f := models.ShipmentFilter{
-		Page:         q.page(),
-		Statuses:     q.listOf("status", models.Statuses),
-		Carrier:      q.str("carrier"),
-		Service:      q.str("service"),
-		TrackingCode: q.str("tracking_code"),
-		Reference:    q.str("reference"),
-		Mode:         q.oneOf("mode", models.Modes),
+// listShipments serves GET /v1/shipments.
+func listShipments(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		q := newQuery(c.QueryParams(), append(listParams, "status", "carrier", "service", "tracking_code", "reference", "mode")...)
+		f := models.ShipmentFilter{
+			Page:         q.page(),
+			Statuses:     q.listOf("status", models.Statuses),
+			Carrier:      q.str("carrier"),
+			Service:      q.str("service"),
+			TrackingCode: q.str("tracking_code"),
+			Reference:    q.str("reference"),
+			Mode:         q.oneOf("mode", models.Modes),
+		}
+		if err := q.Err(); err != nil {
+			return err
+		}
+		rows, more, err := store.Shipments(c.Request().Context(), f)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, listResponse("shipments", rows, more))
 	}
-	if err := q.Err(); err != nil {
-		return err
-	}
-	rows, more, err := h.store.Shipments(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, listResponse("shipments", rows, more))
 }
 
 // eventInput is the body of POST /v1/shipments/{id}/events.
@@ -258,41 +261,47 @@ type eventInput struct {
 	EventDatetime    *models.Time `json:"event_datetime"`
 }
 
-func (h shipmentRoutes) addEvent(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
+// addEvent serves POST /v1/shipments/{id}/events.
+func addEvent(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		var in eventInput
+		if err := decode(c, &in, false); err != nil {
+			return err
+		}
+		ev := models.ShipmentEvent{
+			ShipmentID: id, Status: in.Status, Message: in.Message, Description: in.Description,
+			CarrierStatus: in.CarrierStatus, TrackingLocation: in.TrackingLocation,
+			EventDatetime: deref(in.EventDatetime, models.Time{}),
+		}
+		if err := store.AddEvent(c.Request().Context(), &ev); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, ev)
 	}
-	var in eventInput
-	if err := decode(c, &in, false); err != nil {
-		return err
-	}
-	ev := models.ShipmentEvent{
-		ShipmentID: id, Status: in.Status, Message: in.Message, Description: in.Description,
-		CarrierStatus: in.CarrierStatus, TrackingLocation: in.TrackingLocation,
-		EventDatetime: deref(in.EventDatetime, models.Time{}),
-	}
-	if err := h.store.AddEvent(c.Request().Context(), &ev); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, ev)
 }
 
-func (h shipmentRoutes) events(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
+// listEvents serves GET /v1/shipments/{id}/events, oldest first.
+func listEvents(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		q := newQuery(c.QueryParams(), "page_size", "after_id")
+		size, after := q.int("page_size", 100, 1, 100), q.id("after_id")
+		if err := q.Err(); err != nil {
+			return err
+		}
+		evs, more, err := store.Events(c.Request().Context(), id, size, after)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, listResponse("events", evs, more))
 	}
-	q := newQuery(c.QueryParams(), "page_size", "after_id")
-	size, after := q.int("page_size", 100, 1, 100), q.id("after_id")
-	if err := q.Err(); err != nil {
-		return err
-	}
-	evs, more, err := h.store.Events(c.Request().Context(), id, size, after)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, listResponse("events", evs, more))
 }
 
 // metricsInput is the body of PUT /v1/shipments/{id}/metrics: the whole row.
@@ -323,32 +332,36 @@ type metricsInput struct {
 	WeightKg               *float64      `json:"weight_kg"`
 }
 
-func (h shipmentRoutes) putMetrics(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
+// putMetrics serves PUT /v1/shipments/{id}/metrics: 201 when it created
+// the row, 200 when it replaced it.
+func putMetrics(store *models.Store) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		var in metricsInput
+		if err := decode(c, &in, false); err != nil {
+			return err
+		}
+		m := models.ShipmentMetrics{
+			ShipmentID: id, CreationToPurchaseTime: in.CreationToPurchaseTime, PurchaseToLabelTime: in.PurchaseToLabelTime,
+			TotalProcessingTime: in.TotalProcessingTime, BaseRate: in.BaseRate, FuelSurcharge: in.FuelSurcharge,
+			InsuranceCost: in.InsuranceCost, TrackingCost: in.TrackingCost, OtherFees: in.OtherFees, TotalCost: in.TotalCost,
+			Currency: deref(in.Currency, "USD"), EstimatedDeliveryDays: in.EstimatedDeliveryDays,
+			ActualDeliveryDays: in.ActualDeliveryDays, DeliveryDelayDays: in.DeliveryDelayDays, WasOnTime: in.WasOnTime,
+			TrackingUpdatesCount: in.TrackingUpdatesCount, ExceptionEventsCount: in.ExceptionEventsCount,
+			DeliveryAttempts: in.DeliveryAttempts, OriginCountry: in.OriginCountry, DestinationCountry: in.DestinationCountry,
+			DistanceKm: in.DistanceKm, Carrier: in.Carrier, Service: in.Service, PackageType: in.PackageType, WeightKg: in.WeightKg,
+		}
+		created, err := store.PutMetrics(c.Request().Context(), &m)
+		if err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		return c.JSON(status, m)
 	}
-	var in metricsInput
-	if err := decode(c, &in, false); err != nil {
-		return err
-	}
-	m := models.ShipmentMetrics{
-		ShipmentID: id, CreationToPurchaseTime: in.CreationToPurchaseTime, PurchaseToLabelTime: in.PurchaseToLabelTime,
-		TotalProcessingTime: in.TotalProcessingTime, BaseRate: in.BaseRate, FuelSurcharge: in.FuelSurcharge,
-		InsuranceCost: in.InsuranceCost, TrackingCost: in.TrackingCost, OtherFees: in.OtherFees, TotalCost: in.TotalCost,
-		Currency: deref(in.Currency, "USD"), EstimatedDeliveryDays: in.EstimatedDeliveryDays,
-		ActualDeliveryDays: in.ActualDeliveryDays, DeliveryDelayDays: in.DeliveryDelayDays, WasOnTime: in.WasOnTime,
-		TrackingUpdatesCount: in.TrackingUpdatesCount, ExceptionEventsCount: in.ExceptionEventsCount,
-		DeliveryAttempts: in.DeliveryAttempts, OriginCountry: in.OriginCountry, DestinationCountry: in.DestinationCountry,
-		DistanceKm: in.DistanceKm, Carrier: in.Carrier, Service: in.Service, PackageType: in.PackageType, WeightKg: in.WeightKg,
-	}
-	created, err := h.store.PutMetrics(c.Request().Context(), &m)
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, m)
 }
