@@ -11,6 +11,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+
+	"github.com/waybill/waybill/models"
 )
 
 // Plan statuses, with the predecessor's thresholds: ok up to 60 % of the
@@ -26,36 +28,15 @@ const (
 )
 
 // Server is what a PostgreSQL server allows and how many connections it
-// holds now.
-type Server struct {
-	MaxConnections    int
-	SuperuserReserved int
-	// Reserved is reserved_connections (PostgreSQL 16 and later; 0 before).
-	Reserved int
-	// Connections counts client backends now connected, from
-	// pg_stat_activity.
-	Connections int
-}
-
-// ReservedTotal is how many of max_connections ordinary roles cannot use.
-func (s Server) ReservedTotal() int { return s.SuperuserReserved + s.Reserved }
-
-// Usable is how many connections ordinary roles such as Waybill's may open.
-func (s Server) Usable() int { return s.MaxConnections - s.ReservedTotal() }
+// holds now: models.Store.ServerConnections reads it.
+type Server = models.ServerConnections
 
 // Read asks the server on db for its connection settings and its current
-// client connections.
+// client connections, with models.ReadServerConnections. It remains for
+// the callers that have not moved to models.Store.ServerConnections: the
+// planner itself reads nothing.
 func Read(ctx context.Context, db *sql.DB) (Server, error) {
-	var s Server
-	err := db.QueryRowContext(ctx, `SELECT current_setting('max_connections')::int,
-		current_setting('superuser_reserved_connections')::int,
-		coalesce(current_setting('reserved_connections', true), '0')::int,
-		(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')`).
-		Scan(&s.MaxConnections, &s.SuperuserReserved, &s.Reserved, &s.Connections)
-	if err != nil {
-		return Server{}, fmt.Errorf("read connection settings: %w", err)
-	}
-	return s, nil
+	return models.ReadServerConnections(ctx, db)
 }
 
 // Plan is the capacity plan of SPEC 5.2, shaped as /health reports it.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/models"
 )
 
 // Severities of an Issue, and the statuses of a Report. They are the
@@ -243,25 +244,19 @@ func Collect(ctx context.Context, db *sql.DB, opts Options) (Report, error) {
 	opts = opts.withDefaults()
 	r := Report{Thresholds: thresholds(opts)}
 
-	srv, err := capacity.Read(ctx, db)
+	srv, err := models.ReadServerConnections(ctx, db)
 	if err != nil {
 		return Report{}, err
 	}
 	r.Capacity = capacity.NewPlan(srv, opts.AppInstances, opts.PoolMax)
 
-	c := Connections{MaxConnections: srv.MaxConnections, Reserved: srv.ReservedTotal(), Usable: srv.Usable()}
-	err = db.QueryRowContext(ctx, `SELECT now(), current_database(),
-			count(*),
-			count(*) FILTER (WHERE state = 'active'),
-			count(*) FILTER (WHERE state = 'idle'),
-			count(*) FILTER (WHERE state LIKE 'idle in transaction%')
-		FROM pg_stat_activity WHERE backend_type = 'client backend'`).
-		Scan(&r.Timestamp, &r.Database, &c.Total, &c.Active, &c.Idle, &c.IdleInTransaction)
+	a, err := models.ReadActivity(ctx, db)
 	if err != nil {
 		return Report{}, fmt.Errorf("connection statistics: %w", err)
 	}
-	r.Timestamp = r.Timestamp.UTC()
-	r.Conns = rateConnections(c)
+	r.Timestamp, r.Database = a.Now.UTC(), a.Database
+	r.Conns = rateConnections(Connections{MaxConnections: srv.MaxConnections, Reserved: srv.ReservedTotal(), Usable: srv.Usable(),
+		Total: a.Total, Active: a.Active, Idle: a.Idle, IdleInTransaction: a.IdleInTransaction})
 
 	if r.LongQueries, err = longQueries(ctx, db, opts.LongQuery); err != nil {
 		return Report{}, fmt.Errorf("long-running queries: %w", err)
@@ -269,8 +264,8 @@ func Collect(ctx context.Context, db *sql.DB, opts Options) (Report, error) {
 	if r.IdleInTransaction, err = idleSessions(ctx, db, opts.IdleTx); err != nil {
 		return Report{}, fmt.Errorf("sessions idle in transaction: %w", err)
 	}
-	var dbSize int64
-	if err := db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&dbSize); err != nil {
+	dbSize, err := models.DatabaseSize(ctx, db)
+	if err != nil {
 		return Report{}, fmt.Errorf("database size: %w", err)
 	}
 	r.DatabaseSize = NewSize(dbSize)
@@ -337,114 +332,52 @@ func AvailableThresholds(usable int) (critical, warning float64) {
 }
 
 func longQueries(ctx context.Context, db *sql.DB, over time.Duration) ([]LongQuery, error) {
-	rows, err := db.QueryContext(ctx, `SELECT pid, coalesce(datname, ''),
-			extract(epoch FROM now() - query_start)::float8, state, left(query, $2)
-		FROM pg_stat_activity
-		WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()
-			AND now() - query_start > make_interval(secs => $1)
-		ORDER BY query_start LIMIT $3`, over.Seconds(), queryPrefixLen, topLongQueries)
-	if err != nil {
-		return nil, err
+	rs, err := models.LongQueries(ctx, db, over, queryPrefixLen, topLongQueries)
+	qs := make([]LongQuery, len(rs))
+	for i, q := range rs {
+		qs[i] = LongQuery{PID: q.PID, Database: q.Database, DurationSeconds: round2(q.Seconds), State: q.State, Query: q.Query}
 	}
-	defer rows.Close()
-	qs := []LongQuery{}
-	for rows.Next() {
-		var q LongQuery
-		if err := rows.Scan(&q.PID, &q.Database, &q.DurationSeconds, &q.State, &q.Query); err != nil {
-			return nil, err
-		}
-		q.DurationSeconds = round2(q.DurationSeconds)
-		qs = append(qs, q)
-	}
-	return qs, rows.Err()
+	return qs, err
 }
 
 func idleSessions(ctx context.Context, db *sql.DB, over time.Duration) ([]IdleSession, error) {
-	rows, err := db.QueryContext(ctx, `SELECT pid, coalesce(datname, ''),
-			extract(epoch FROM now() - state_change)::float8, coalesce(usename, ''), application_name
-		FROM pg_stat_activity
-		WHERE backend_type = 'client backend' AND state LIKE 'idle in transaction%'
-			AND pid <> pg_backend_pid() AND now() - state_change > make_interval(secs => $1)
-		ORDER BY state_change`, over.Seconds())
-	if err != nil {
-		return nil, err
+	rs, err := models.IdleSessions(ctx, db, over)
+	ss := make([]IdleSession, len(rs))
+	for i, s := range rs {
+		ss[i] = IdleSession{PID: s.PID, Database: s.Database, DurationSeconds: round2(s.Seconds), User: s.User, ApplicationName: s.ApplicationName}
 	}
-	defer rows.Close()
-	ss := []IdleSession{}
-	for rows.Next() {
-		var s IdleSession
-		if err := rows.Scan(&s.PID, &s.Database, &s.DurationSeconds, &s.User, &s.ApplicationName); err != nil {
-			return nil, err
-		}
-		s.DurationSeconds = round2(s.DurationSeconds)
-		ss = append(ss, s)
-	}
-	return ss, rows.Err()
+	return ss, err
 }
 
 func largestTables(ctx context.Context, db *sql.DB) ([]Table, error) {
-	rows, err := db.QueryContext(ctx, `SELECT n.nspname, c.relname, pg_total_relation_size(c.oid)
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p', 'm')
-			AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-		ORDER BY 3 DESC, 1, 2 LIMIT $1`, topTables)
-	if err != nil {
-		return nil, err
+	rs, err := models.LargestTables(ctx, db, topTables)
+	ts := make([]Table, len(rs))
+	for i, t := range rs {
+		ts[i] = Table{Schema: t.Schema, Name: t.Table, Size: NewSize(t.Bytes)}
 	}
-	defer rows.Close()
-	ts := []Table{}
-	for rows.Next() {
-		var t Table
-		if err := rows.Scan(&t.Schema, &t.Name, &t.Size.Bytes); err != nil {
-			return nil, err
-		}
-		t.Size = NewSize(t.Size.Bytes)
-		ts = append(ts, t)
-	}
-	return ts, rows.Err()
+	return ts, err
 }
 
-// unusedIndexes lists indexes never scanned since the statistics were
-// reset, larger than min bytes, leaving out those that enforce something
-// (unique, primary key, exclusion constraints): dropping them changes
-// behaviour, not just speed.
+// unusedIndexes lists the indexes models.UnusedIndexes finds.
 func unusedIndexes(ctx context.Context, db *sql.DB, min int64) ([]Index, error) {
-	rows, err := db.QueryContext(ctx, `SELECT s.schemaname, s.relname, s.indexrelname, pg_relation_size(s.indexrelid)
-		FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
-		WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
-			AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = s.indexrelid)
-			AND pg_relation_size(s.indexrelid) > $1
-		ORDER BY 4 DESC, 1, 3`, min)
-	if err != nil {
-		return nil, err
+	rs, err := models.UnusedIndexes(ctx, db, min)
+	is := make([]Index, len(rs))
+	for i, x := range rs {
+		is[i] = Index{Schema: x.Schema, Table: x.Table, Name: x.Index, Size: NewSize(x.Bytes)}
 	}
-	defer rows.Close()
-	is := []Index{}
-	for rows.Next() {
-		var x Index
-		if err := rows.Scan(&x.Schema, &x.Table, &x.Name, &x.Size.Bytes); err != nil {
-			return nil, err
-		}
-		x.Size = NewSize(x.Size.Bytes)
-		is = append(is, x)
-	}
-	return is, rows.Err()
+	return is, err
 }
 
 func cacheRatios(ctx context.Context, db *sql.DB) (CacheRatios, error) {
-	var c CacheRatios
-	err := db.QueryRowContext(ctx, `SELECT
-			(SELECT coalesce(sum(heap_blks_hit), 0)::int8 FROM pg_statio_user_tables),
-			(SELECT coalesce(sum(heap_blks_read), 0)::int8 FROM pg_statio_user_tables),
-			(SELECT coalesce(sum(idx_blks_hit), 0)::int8 FROM pg_statio_user_indexes),
-			(SELECT coalesce(sum(idx_blks_read), 0)::int8 FROM pg_statio_user_indexes),
-			current_setting('shared_buffers')`).
-		Scan(&c.Tables.HitBlocks, &c.Tables.ReadBlocks, &c.Indexes.HitBlocks, &c.Indexes.ReadBlocks, &c.SharedBuffers)
+	c, err := models.ReadCacheCounters(ctx, db)
 	if err != nil {
 		return CacheRatios{}, err
 	}
-	c.Tables, c.Indexes = rateCache(c.Tables), rateCache(c.Indexes)
-	return c, nil
+	return CacheRatios{
+		Tables:        rateCache(CacheRatio{HitBlocks: c.TableHits, ReadBlocks: c.TableReads}),
+		Indexes:       rateCache(CacheRatio{HitBlocks: c.IndexHits, ReadBlocks: c.IndexReads}),
+		SharedBuffers: c.SharedBuffers,
+	}, nil
 }
 
 func rateCache(c CacheRatio) CacheRatio {
