@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -263,7 +262,7 @@ func (c *cluster) lock() error {
 	}
 	if b, err := os.ReadFile(c.pidFile); err == nil {
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err == nil && pid != os.Getpid() && alive(pid) {
+		if err == nil && pid != os.Getpid() && pgcluster.ProcessExists(pid) {
 			return fmt.Errorf("another waybill dev (pid %d) is using %s: stop it first (or remove %s if that process is not waybill)", pid, c.Dir, c.pidFile)
 		}
 	}
@@ -276,12 +275,6 @@ func (c *cluster) unlock() error {
 		return err
 	}
 	return nil
-}
-
-// alive reports whether a process with that id exists.
-func alive(pid int) bool {
-	p, err := os.FindProcess(pid)
-	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }
 
 // prepare runs initdb unless an earlier run left a cluster. A server an

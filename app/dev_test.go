@@ -103,7 +103,7 @@ func postmasterPID(t *testing.T, path string) int {
 // exited reports whether process pid has ended. A zombie has: it waits
 // only for its parent (init, since pg_ctl detaches the server) to reap it.
 func exited(pid int) bool {
-	if !alive(pid) {
+	if !pgcluster.ProcessExists(pid) {
 		return true
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

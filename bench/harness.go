@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/waybill/waybill/pgcluster"
 )
 
 // harness runs the phases of one benchmark.
 type harness struct {
 	opts        options
-	pg          *admin
+	pg          *pgcluster.Server
 	key         string // cacheKey
 	bin         string // the built waybill
 	dir         string // scratch files
@@ -98,7 +100,7 @@ func (h *harness) phase(ctx context.Context, ph phase) ([]result, []peak, error)
 	}
 	runDB := fmt.Sprintf("%srun_%d_%d", namePrefix, os.Getpid(), ph.shipments)
 	h.logf("cloning %s into %s", template, runDB)
-	if err := h.pg.clone(ctx, runDB, template); err != nil {
+	if err := h.pg.Clone(ctx, runDB, template, pgcluster.CopyFiles); err != nil {
 		return nil, nil, err
 	}
 	defer func() {
@@ -107,18 +109,18 @@ func (h *harness) phase(ctx context.Context, ph phase) ([]result, []peak, error)
 			kept := fmt.Sprintf("%skept_%d_%d", namePrefix, os.Getpid(), ph.shipments)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := h.pg.rename(ctx, runDB, kept); err != nil {
+			if err := h.pg.Rename(ctx, runDB, kept); err != nil {
 				h.logf("keep %s: %v", runDB, err)
 				return
 			}
 			h.logf("kept the database %s (-keep; -clean drops it)", kept)
 			return
 		}
-		if err := h.pg.drop(runDB); err != nil {
+		if err := h.pg.Drop(runDB); err != nil {
 			h.logf("%v", err)
 		}
 	}()
-	dbURL := h.pg.urlFor(runDB)
+	dbURL := h.pg.DatabaseURL(runDB)
 	stats, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return nil, nil, err

@@ -143,17 +143,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer pg.close()
+	defer pg.Close()
 
 	if opts.clean {
-		return pg.dropAll(ctx, logf)
+		return dropAll(ctx, pg, logf)
 	}
-	pg.sweep(ctx, logf)
+	sweep(ctx, pg, logf)
 	key, err := cacheKey(os.DirFS(root))
 	if err != nil {
 		return err
 	}
-	if err := pg.dropStale(ctx, key, logf); err != nil {
+	if err := dropStale(ctx, pg, key, logf); err != nil {
 		return err
 	}
 	pgbenchPath := ""

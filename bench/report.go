@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/waybill/waybill/pgcluster"
 )
 
 // machine describes where a benchmark ran.
@@ -24,7 +26,7 @@ type machine struct {
 	goVer    string // go version
 }
 
-func describeMachine(ctx context.Context, pg *admin, pgbenchPath string) machine {
+func describeMachine(ctx context.Context, pg *pgcluster.Server, pgbenchPath string) machine {
 	m := machine{cpus: runtime.NumCPU(), cpuModel: procField("/proc/cpuinfo", "model name"), goVer: runtime.Version()}
 	if kb, err := strconv.ParseFloat(strings.TrimSuffix(procField("/proc/meminfo", "MemTotal"), " kB"), 64); err == nil {
 		m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
@@ -32,7 +34,7 @@ func describeMachine(ctx context.Context, pg *admin, pgbenchPath string) machine
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		m.load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	_ = pg.conn.QueryRow(ctx, "SELECT 'PostgreSQL ' || current_setting('server_version')").Scan(&m.postgres)
+	_ = pg.Conn().QueryRow(ctx, "SELECT 'PostgreSQL ' || current_setting('server_version')").Scan(&m.postgres)
 	if pgbenchPath != "" {
 		if out, err := exec.CommandContext(ctx, pgbenchPath, "--version").Output(); err == nil {
 			m.pgbench = strings.TrimSpace(string(out))

@@ -1,6 +1,9 @@
-// Package pgcluster runs throwaway local PostgreSQL clusters with the
-// machine's initdb and pg_ctl, as an unprivileged user when the caller is
-// root.
+// Package pgcluster is Waybill's one toolkit for throwaway PostgreSQL: it
+// runs local clusters with the machine's initdb and pg_ctl (as an
+// unprivileged user when the caller is root), and, on any server, creates,
+// clones and drops databases named with the id of the process that made
+// them, so that those of a process that died can be found and dropped
+// (Server). testdb, waybill dev and the bench harness use it.
 package pgcluster
 
 import (

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/waybill/waybill/migrations"
+	"github.com/waybill/waybill/pgcluster"
 )
 
 // prefix starts the name of every database this package creates; the
@@ -76,7 +76,7 @@ func New(t testing.TB) string {
 	if templateErr != nil {
 		t.Fatalf("testdb: template: %v", templateErr)
 	}
-	return create(t, "TEMPLATE "+template)
+	return create(t, template)
 }
 
 // Empty returns the URL of a fresh database with no migration applied. It
@@ -101,11 +101,19 @@ func nextName() string {
 	return fmt.Sprintf("%s%d_%d", prefix, os.Getpid(), counter.Add(1))
 }
 
-func create(t testing.TB, clause string) string {
+// create creates a database, a clone of template unless that is "", and
+// drops it when t ends.
+func create(t testing.TB, template string) string {
 	t.Helper()
 	name := nextName()
-	if err := admin(context.Background(), "CREATE DATABASE "+name+" "+clause); err != nil {
-		t.Fatalf("testdb: create %s: %v", name, err)
+	err := onServer(context.Background(), func(s *pgcluster.Server) error {
+		if template == "" {
+			return s.Create(context.Background(), name)
+		}
+		return s.Clone(context.Background(), name, template, pgcluster.CopyWAL)
+	})
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := drop(context.Background(), name); err != nil {
@@ -118,9 +126,14 @@ func create(t testing.TB, clause string) string {
 func makeTemplate() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sweep(ctx)
 	name := nextName() + "_tpl"
-	if err := admin(ctx, "CREATE DATABASE "+name); err != nil {
+	err := onServer(ctx, func(s *pgcluster.Server) error {
+		// Databases left by test processes that no longer exist (a run
+		// killed before its cleanup).
+		s.DropOrphans(ctx, prefix, ownName, nil)
+		return s.Create(ctx, name)
+	})
+	if err != nil {
 		return "", err
 	}
 	db, err := sql.Open("pgx", WithDatabase(AdminURL(), name))
@@ -138,58 +151,21 @@ func makeTemplate() (string, error) {
 	return name, nil
 }
 
-func admin(ctx context.Context, stmt string) error {
-	db, err := sql.Open("pgx", AdminURL())
+// onServer runs f on a connection of its own to the server's maintenance
+// database: tests create and drop databases in parallel.
+func onServer(ctx context.Context, f func(*pgcluster.Server) error) error {
+	s, err := pgcluster.Connect(ctx, AdminURL())
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, stmt)
-	return err
+	defer s.Close()
+	return f(s)
 }
 
 func drop(ctx context.Context, name string) error {
-	if err := admin(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop %s: %w", name, err)
-	}
-	return nil
+	return onServer(ctx, func(s *pgcluster.Server) error { return s.Drop(name) })
 }
 
+// ownName matches the databases of this package; its submatch is the id
+// of the process that created them.
 var ownName = regexp.MustCompile(`^` + prefix + `(\d+)_`)
-
-// sweep drops databases left by test processes that no longer exist (a
-// run killed before its cleanup).
-func sweep(ctx context.Context) {
-	db, err := sql.Open("pgx", AdminURL())
-	if err != nil {
-		return
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix+"%")
-	if err != nil {
-		return
-	}
-	var stale []string
-	for rows.Next() {
-		var name string
-		if rows.Scan(&name) != nil {
-			continue
-		}
-		m := ownName.FindStringSubmatch(name)
-		if m == nil {
-			continue
-		}
-		if pid, _ := strconv.Atoi(m[1]); pid > 0 && !alive(pid) {
-			stale = append(stale, name)
-		}
-	}
-	rows.Close()
-	for _, name := range stale {
-		_ = drop(ctx, name)
-	}
-}
-
-func alive(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
-}
