@@ -34,8 +34,10 @@ Runs Waybill locally with no setup. The database is the first of:
      engine answers.
 
 Then it applies the migrations, loads a small demo data set if there are
-no shipments, creates an API key with write scope, prints the key and the
-URL, and serves on HTTP_ADDR (default 127.0.0.1:8080) until Ctrl-C.`
+no shipments, creates an API key with write scope, prints the key, the
+URL and the DATABASE_URL that other commands (apikey, seed, monitor) can
+use meanwhile, and serves on HTTP_ADDR (default 127.0.0.1:8080) until
+Ctrl-C.`
 
 // composeURL is the db service of compose.yaml as seen from the host.
 const composeURL = "postgres://postgres:postgres@127.0.0.1:5432/waybill?sslmode=disable"
@@ -157,10 +159,18 @@ func prepareDevDatabase(ctx context.Context, cfg config.Config, log *logrus.Logg
 	return key, id, nil
 }
 
-// printDevBanner tells the user where the service is and how to call it.
+// printDevBanner tells the user where the service is, how to call it, and
+// how to run other commands (apikey, seed, monitor) on its database.
 func printDevBanner(w io.Writer, addr, key string, example uuid.UUID, db devDB) {
 	url := "http://" + browsable(addr)
 	path := "/v1/shipments/" + example.String()
+	// A database dev started has a URL the user has not seen (the
+	// cluster's port changes each run); one from DATABASE_URL is the
+	// user's own, and its password stays off the screen.
+	otherCommands := "DATABASE_URL=" + shellQuote(db.url) + " go run . apikey create --name me"
+	if db.where == "DATABASE_URL" {
+		otherCommands = "go run . apikey create --name me   (with the same DATABASE_URL, " + config.MaskURL(db.url) + ")"
+	}
 	fmt.Fprintf(w, `
 Waybill is running in dev mode.
 
@@ -171,9 +181,17 @@ Waybill is running in dev mode.
   Try it:
     curl -H 'Authorization: Bearer %s' %s%s
 
+  Other commands work on the same database while dev runs, e.g. in another terminal:
+    %s
+
 Press Ctrl-C to stop.
 
-`, url, key, config.MaskURL(db.url), db.where, key, url, path)
+`, url, key, config.MaskURL(db.url), db.where, key, url, path, otherCommands)
+}
+
+// shellQuote quotes s as one word for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // browsable returns addr with an unspecified host (":8080",

@@ -57,6 +57,22 @@ func TestDevLocalCluster(t *testing.T) {
 	wantProblem(t, s.get(t, "/v1/shipments/00000000-0000-0000-0000-000000000000", key), http.StatusNotFound, "not_found")
 	wantProblem(t, s.get(t, "/v1/shipments/"+example, ""), http.StatusUnauthorized, "unauthorized")
 
+	// dev serves on HTTP_ADDR, as startWaybill set it, and says so.
+	if url := printed(t, s, `URL\s+(\S+)`); url != s.base {
+		t.Errorf("dev printed the URL %s, want %s (HTTP_ADDR)", url, s.base)
+	}
+	// The printed DATABASE_URL lets another command reach dev's cluster
+	// while dev runs: a key it creates works on dev's server.
+	dbURL := printed(t, s, `DATABASE_URL='([^']+)' go run \. apikey create`)
+	code, out, stderr := run(t, map[string]string{"DATABASE_URL": dbURL}, "apikey", "create", "--name", "other", "--scope", "read")
+	if code != exitOK {
+		t.Fatalf("apikey create with the printed DATABASE_URL exited %d:\n%s", code, stderr)
+	}
+	other := regexp.MustCompile(`wb_\S+`).FindString(out)
+	if r := s.get(t, "/v1/shipments/"+example, other); r.status != http.StatusOK {
+		t.Errorf("GET with the key apikey create made (%q) = %d, want 200", other, r.status)
+	}
+
 	if code := s.stop(t); code != exitOK {
 		t.Fatalf("dev exited %d, want %d:\n%s", code, exitOK, s.stderr)
 	}
