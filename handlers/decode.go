@@ -28,7 +28,8 @@ var readOnly = map[string]bool{"id": true, "created_at": true, "updated_at": tru
 //   - 415 unless the body is JSON (application/json, or
 //     application/merge-patch+json when mergePatch);
 //   - 400 for invalid UTF-8, malformed JSON, trailing data, a body that is
-//     not an object, and values of the wrong type;
+//     not an object, a key given twice in one object (named by its JSON
+//     path), and values of the wrong type;
 //   - 422 for unknown fields, read-only fields and keys that differ from
 //     a field name only in case, each named by its JSON path.
 func decode(c echo.Context, dst any, mergePatch bool) error {
@@ -92,6 +93,11 @@ func decodeBytes(body []byte, dst any) error {
 	if !ok {
 		return newError("bad_request", "the body must be a JSON object")
 	}
+	// Bodies are strict: a key given twice in one object would otherwise
+	// be settled silently (the last one wins).
+	if path := duplicateKey(body); path != "" {
+		return newError("bad_request", "%s: the key is given more than once in its object", path)
+	}
 	// Second pass: every key is a field of the request type, spelled
 	// exactly, and values with rules of their own (money, times) follow them.
 	var fc fieldCheck
@@ -111,6 +117,55 @@ func decodeBytes(body []byte, dst any) error {
 		return newError("bad_request", "invalid value: %s", jsonProblem(err))
 	}
 	return nil
+}
+
+// duplicateKey returns the path of the first key that the well-formed
+// JSON text body gives twice in one object (nested objects and arrays
+// included, paths written as walk writes them), or "" if none is.
+func duplicateKey(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	path, _ := findDuplicate(dec, "")
+	return path
+}
+
+// findDuplicate reads the next value from dec, whose path is path, and
+// returns the path of the first key repeated within one of its objects.
+// The depth is bounded by the decoder's, which refused deeper bodies
+// before this runs.
+func findDuplicate(dec *json.Decoder, path string) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return "", err
+			}
+			key, _ := tok.(string)
+			if seen[key] {
+				return join(path, key), nil
+			}
+			seen[key] = true
+			if dup, err := findDuplicate(dec, join(path, key)); dup != "" || err != nil {
+				return dup, err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if dup, err := findDuplicate(dec, fmt.Sprintf("%s[%d]", path, i)); dup != "" || err != nil {
+				return dup, err
+			}
+		}
+	default:
+		return "", nil
+	}
+	_, err = dec.Token() // the closing delimiter
+	return "", err
 }
 
 // fieldCheck collects what walk finds: the first value of a wrong JSON

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,103 @@ func canonical(field, v string) string {
 	f, _ := json.Number(v).Float64()
 	b, _ := json.Marshal(f)
 	return string(b)
+}
+
+// TestEventListParameters checks that the document describes the event
+// list as the server serves it: page_size defaults to 100, after_id pages
+// forward, and the other list parameters are refused by both.
+func TestEventListParameters(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	path := "/v1/shipments/" + createShipment(t, f, key, newShipment)["id"].(string) + "/events"
+	const events = 21 // one more than the default of the other lists
+	for i := range events {
+		body := fmt.Sprintf(`{"status": "in_transit", "event_datetime": "2026-11-28T10:%02d:00Z"}`, i)
+		if rec, _ := f.send(t, http.MethodPost, path, key, body); rec.Code != http.StatusCreated {
+			t.Fatalf("POST %s = %d %s", body, rec.Code, rec.Body)
+		}
+	}
+	_, page := f.send(t, http.MethodGet, path, key, "")
+	if n := len(page["events"].([]any)); n != events || page["has_more"] != false {
+		t.Errorf("without page_size: %d events, has_more %v; want all %d", n, page["has_more"], events)
+	}
+	_, page = f.send(t, http.MethodGet, path+"?page_size=20", key, "")
+	last := page["events"].([]any)[19].(map[string]any)["id"].(string)
+	_, page = f.send(t, http.MethodGet, path+"?after_id="+last, key, "")
+	if n := len(page["events"].([]any)); n != 1 {
+		t.Errorf("after_id: %d events, want 1", n)
+	}
+	for _, q := range []string{"before_id=" + last, "start_datetime=2026-11-28T10:00:00Z", "end_datetime=2026-11-28T10:00:00Z"} {
+		rec, body := f.send(t, http.MethodGet, path+"?"+q, key, "")
+		checkProblem(t, rec.Code, rec.Header(), body, 400, "bad_request")
+	}
+
+	// The document declares exactly these query parameters, with the
+	// server's default (OpenAPI cannot say that others are refused).
+	var doc struct {
+		Paths map[string]struct {
+			Get struct {
+				Parameters []struct {
+					Name, In string
+					Schema   struct{ Default any }
+				}
+			}
+		}
+	}
+	rec, _ := f.send(t, http.MethodGet, "/openapi.json", "", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	query := map[string]any{}
+	for _, p := range doc.Paths["/v1/shipments/{id}/events"].Get.Parameters {
+		if p.In == "query" {
+			query[p.Name] = p.Schema.Default
+		}
+	}
+	if want := map[string]any{"page_size": float64(100), "after_id": nil}; !reflect.DeepEqual(query, want) {
+		t.Errorf("the document's query parameters (with defaults) are %v, want %v", query, want)
+	}
+}
+
+// TestDuplicateKeysRefused: bodies are strict, so a key given twice in one
+// object (at any depth, whatever its values) is a 400 naming its path and
+// nothing is stored, on create and on merge patch alike.
+func TestDuplicateKeysRefused(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	tests := []struct {
+		method, path, body, where string
+	}{
+		{"POST", "/v1/addresses", `{"street1": "a", "city": "b", "zip": "c", "city": "b"}`, "city"},
+		{"POST", "/v1/shipments", `{"metadata": {"x": 1, "x": 2}}`, "metadata.x"},
+		{"POST", "/v1/shipments", `{"from_address": {"street1": "a", "city": "b", "zip": "c"}, "to_address": {"street1": "d", "city": "e", "zip": "f"},
+			"customs_info": {"customs_items": [{"description": "a"}, {"description": "b", "description": "b"}]}}`, "customs_info.customs_items[1].description"},
+		{"POST", "/v1/shipments", `{"base_cost": 1, "base_cost": 2}`, "base_cost"},
+	}
+	for _, tt := range tests {
+		rec, out := f.send(t, tt.method, tt.path, key, tt.body)
+		checkProblem(t, rec.Code, rec.Header(), out, 400, "bad_request")
+		if want := tt.where + ": the key is given more than once in its object"; out["detail"] != want {
+			t.Errorf("%s: detail %q, want %q", tt.body, out["detail"], want)
+		}
+	}
+	if n := countShipments(t, f); n != 0 {
+		t.Errorf("%d shipments, want none", n)
+	}
+	_, list := f.send(t, http.MethodGet, "/v1/addresses", key, "")
+	if n := len(list["addresses"].([]any)); n != 0 {
+		t.Errorf("%d addresses, want none", n)
+	}
+	// The same keys in different objects, or differing in case, are not
+	// duplicates (the miscased one is an unknown field, 422).
+	sh := createShipment(t, f, key, `{"from_address": {"street1": "a", "city": "b", "zip": "c"}, "to_address": {"street1": "d", "city": "b", "zip": "f"},
+		"metadata": {"city": "b"}}`)
+	path := "/v1/addresses/" + sh["from_address_id"].(string)
+	rec, out := f.send(t, http.MethodPatch, path, key, `{"city": "x", "City": "y"}`)
+	checkProblem(t, rec.Code, rec.Header(), out, 422, "validation_failed")
+	rec, out = f.send(t, http.MethodPatch, path, key, `{"city": "x", "city": "y"}`, "Content-Type", "application/merge-patch+json")
+	checkProblem(t, rec.Code, rec.Header(), out, 400, "bad_request")
+	if _, got := f.send(t, http.MethodGet, path, key, ""); got["city"] != "b" {
+		t.Errorf("after refused patches city is %v, want b", got["city"])
+	}
 }
