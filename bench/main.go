@@ -1,4 +1,5 @@
-// Command bench is Waybill's benchmark harness (`task bench`, SPEC 11).
+// Command bench is Waybill's benchmark harness (`task bench`); the
+// targets it checks and how to read its table are in docs/benchmarks.md.
 //
 // It builds the server, gives it a freshly cloned, seeded database, starts
 // `waybill serve` as a process of its own, and drives it from this process

@@ -48,7 +48,9 @@ type scenario struct {
 	target    target
 }
 
-// target is what SPEC 11 asks of a scenario; zero fields ask nothing.
+// target is what a scenario must reach (docs/benchmarks.md lists the
+// targets and why): a ratio to pgbench's rate, latency bounds; zero fields
+// ask nothing.
 type target struct {
 	minRatio       float64 // of pgbench's rate
 	maxP50, maxP99 time.Duration
