@@ -200,7 +200,7 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 			if fc.typeErr == nil {
 				fc.typeErr = newError("bad_request", "%s: must be %s", path, jsonTypeName(typeErr.Type))
 			}
-		case err != nil && t == optionalUUIDType:
+		case err != nil && t == optionalUUIDType, t == optionalUUIDType && !canonicalUUID(val):
 			v.Add(path, "must be a UUID")
 		case err != nil:
 			v.Add(path, "%s", err.Error())
@@ -210,7 +210,7 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 	if str, ok := val.(string); ok && reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(str))
 		switch {
-		case err != nil && t == uuidType:
+		case t == uuidType && (err != nil || !canonicalUUID(str)):
 			// Not the library's text ("invalid UUID length: 7").
 			v.Add(path, "must be a UUID")
 		case err != nil:
@@ -243,6 +243,17 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 			}
 		}
 	}
+}
+
+// canonicalUUID reports whether val, a decoded JSON value, is a string
+// parseUUID accepts (null and other types are judged elsewhere).
+func canonicalUUID(val any) bool {
+	str, ok := val.(string)
+	if !ok {
+		return true
+	}
+	_, err := parseUUID(str)
+	return err == nil
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -236,5 +237,91 @@ func TestDuplicateKeysRefused(t *testing.T) {
 	checkProblem(t, rec.Code, rec.Header(), out, 400, "bad_request")
 	if _, got := f.send(t, http.MethodGet, path, key, ""); got["city"] != "b" {
 		t.Errorf("after refused patches city is %v, want b", got["city"])
+	}
+}
+
+// TestUUIDsCanonical: ids are accepted in their canonical form only
+// (8-4-4-4-12 hex digits, either case), in the path (percent-decoded), the
+// query and the body alike, as the document's format: uuid says; braces,
+// a urn:uuid: prefix or missing dashes are refused (400 in the path and
+// the query, 422 naming the field in a body), by the server and the
+// document both.
+func TestUUIDsCanonical(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	sh := createShipment(t, f, key, newShipment)
+	id, from := sh["id"].(string), sh["from_address_id"].(string)
+	escaped := ""
+	for _, b := range []byte(id) {
+		escaped += fmt.Sprintf("%%%02X", b)
+	}
+	forms := []struct {
+		name, path, text string // path: how the form is written in a path
+		ok               bool
+	}{
+		{"lower case", id, id, true},
+		{"upper case", strings.ToUpper(id), strings.ToUpper(id), true},
+		{"percent-encoded", escaped, id, true},
+		{"braces", "%7B" + id + "%7D", "{" + id + "}", false},
+		{"no dashes", strings.ReplaceAll(id, "-", ""), strings.ReplaceAll(id, "-", ""), false},
+		{"urn", "urn:uuid:" + id, "urn:uuid:" + id, false},
+		{"too short", id[:35], id[:35], false},
+	}
+	agree := func(t *testing.T, method, target, body string, serverOK bool) {
+		t.Helper()
+		problems := handlers.SpecRequestProblems(specRequest(method, target, key, body), []byte(body))
+		if specOK := len(problems) == 0; specOK != serverOK {
+			t.Errorf("%s %s %s: the document accepts it: %v, the server: %v (%v)", method, target, body, specOK, serverOK, problems)
+		}
+	}
+	for _, form := range forms {
+		t.Run(form.name, func(t *testing.T) {
+			target := "/v1/shipments/" + form.path
+			rec, out := f.send(t, http.MethodGet, target, key, "")
+			if form.ok {
+				if rec.Code != http.StatusOK || out["id"] != id {
+					t.Errorf("GET %s = %d %v, want the shipment", target, rec.Code, out)
+				}
+			} else {
+				checkProblem(t, rec.Code, rec.Header(), out, 400, "bad_request")
+			}
+			agree(t, http.MethodGet, target, "", form.ok)
+
+			target = "/v1/shipments?before_id=" + url.QueryEscape(form.text)
+			rec, out = f.send(t, http.MethodGet, target, key, "")
+			if form.ok && rec.Code != http.StatusOK {
+				t.Errorf("GET %s = %d %v, want 200", target, rec.Code, out)
+			}
+			if !form.ok {
+				checkProblem(t, rec.Code, rec.Header(), out, 400, "bad_request")
+				if out["detail"] != "before_id must be a UUID" {
+					t.Errorf("GET %s: detail %q", target, out["detail"])
+				}
+			}
+			agree(t, http.MethodGet, target, "", form.ok)
+
+			// A body: to an address id, on create (a pointer) and on merge
+			// patch (an Optional).
+			fromText := strings.Replace(form.text, id, from, 1)
+			if form.name == "upper case" {
+				fromText = strings.ToUpper(from)
+			}
+			for _, req := range []struct{ method, path, body, field string }{
+				{http.MethodPost, "/v1/shipments", fmt.Sprintf(`{"from_address_id": %q, "to_address_id": %q}`, fromText, from), "from_address_id"},
+				{http.MethodPatch, "/v1/shipments/" + id, fmt.Sprintf(`{"to_address_id": %q}`, fromText), "to_address_id"},
+			} {
+				rec, out := f.send(t, req.method, req.path, key, req.body)
+				if form.ok && rec.Code/100 != 2 {
+					t.Errorf("%s %s %s = %d %v, want 2xx", req.method, req.path, req.body, rec.Code, out)
+				}
+				if !form.ok {
+					checkProblem(t, rec.Code, rec.Header(), out, 422, "validation_failed")
+					if fields := analyticsErrorFields(out); len(fields) != 1 || fields[0] != req.field {
+						t.Errorf("%s %s: fields %v, want [%s]", req.method, req.body, fields, req.field)
+					}
+				}
+				agree(t, req.method, req.path, req.body, form.ok)
+			}
+		})
 	}
 }

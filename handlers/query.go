@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"maps"
 	"net/url"
 	"slices"
@@ -84,13 +85,26 @@ func (q *query) id(name string) *uuid.UUID {
 	if v == nil {
 		return nil
 	}
-	id, err := uuid.Parse(*v)
+	id, err := parseUUID(*v)
 	if err != nil {
 		q.fail("%s must be a UUID", name)
 		return nil
 	}
 	return &id
 }
+
+// parseUUID parses a UUID in its canonical text form only: 32 hex digits,
+// in either case, grouped 8-4-4-4-12 by dashes, as RFC 9562 writes it and
+// JSON Schema's "uuid" format accepts it. uuid.Parse alone would also take
+// braces, a urn:uuid: prefix or no dashes, which the document refuses.
+func parseUUID(s string) (uuid.UUID, error) {
+	if len(s) != 36 {
+		return uuid.Nil, errNotUUID
+	}
+	return uuid.Parse(s)
+}
+
+var errNotUUID = errors.New("not a UUID in its canonical form")
 
 func (q *query) time(name string) *time.Time {
 	v := q.str(name)

@@ -3,14 +3,20 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 )
 
-// pathID parses the :id path parameter; a malformed one is 400.
+// pathID parses the :id path parameter, percent-decoded (Echo hands over
+// the segment as sent), as a canonical UUID; a malformed one is 400.
 func pathID(c echo.Context) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Param("id"))
+	raw, err := url.PathUnescape(c.Param("id"))
+	id := uuid.Nil
+	if err == nil {
+		id, err = parseUUID(raw)
+	}
 	if err != nil {
 		return uuid.Nil, newError("bad_request", "the id in the path must be a UUID")
 	}
