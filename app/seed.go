@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
@@ -51,16 +51,10 @@ func runSeed(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	conn, err := store.DB().Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close()
-
 	progress, finish := seedProgress(e.stderr, *n)
 	start := time.Now()
-	err = conn.Raw(func(driverConn any) error {
-		return seed.Load(ctx, driverConn.(*stdlib.Conn).Conn(), seed.Options{
+	err = store.Bulk(ctx, func(conn *pgx.Conn) error {
+		return seed.Load(ctx, conn, seed.Options{
 			Shipments: *n, Seed: *seedValue, Days: *days, Progress: progress,
 		})
 	})
@@ -74,7 +68,7 @@ func runSeed(ctx context.Context, e env, args []string) error {
 	// autovacuum comes by, and the planner guesses badly meanwhile; and
 	// the dashboard's per-day figures would be computed on first use.
 	start = time.Now()
-	if _, err := store.DB().ExecContext(ctx, "ANALYZE"); err != nil {
+	if err := store.Analyze(ctx); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)

@@ -1,22 +1,23 @@
 package seed
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/waybill/waybill/models"
 )
 
 // copyData is rows of one table in PostgreSQL's binary COPY format,
 // appended value by value as they are generated. It costs the client a
 // fraction of the CPU and memory of handing pgx a []any per row, where
-// every value is boxed and its encoder looked up in the type map.
+// every value is boxed and its encoder looked up in the type map: loading
+// 100,000 shipments took 7.2 and 8.2 s with pgx's CopyFrom, 5.0 and 4.5 s
+// with this (one run after the other against the same database).
 type copyData struct {
 	table   string
 	columns []string
@@ -107,10 +108,14 @@ func (c *copyData) time(t time.Time) *copyData {
 	return c
 }
 
-// money is a numeric of cents, which must not be negative, with two
-// decimals: base-10000 digits of the dollars, most significant first, then
-// one of the cents; the server strips zero digits.
+// money is a numeric of cents with two decimals: the sign, then
+// base-10000 digits of the dollars, most significant first, then one of
+// the cents; the server strips zero digits.
 func (c *copyData) money(cents int64) *copyData {
+	sign := uint16(0x0000) // positive
+	if cents < 0 {
+		sign, cents = 0x4000, -cents
+	}
 	var dollars [5]uint16 // least significant first
 	n := 0
 	for d := cents / 100; d > 0; d /= 10_000 {
@@ -120,8 +125,8 @@ func (c *copyData) money(cents int64) *copyData {
 	c.size(8 + 2*(n+1))
 	c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(n+1)) // digits
 	c.buf = binary.BigEndian.AppendUint16(c.buf, uint16(n-1)) // weight of the first
-	c.buf = binary.BigEndian.AppendUint16(c.buf, 0)           // sign: positive
-	c.buf = binary.BigEndian.AppendUint16(c.buf, 2)           // decimals
+	c.buf = binary.BigEndian.AppendUint16(c.buf, sign)
+	c.buf = binary.BigEndian.AppendUint16(c.buf, 2) // decimals
 	for i := n - 1; i >= 0; i-- {
 		c.buf = binary.BigEndian.AppendUint16(c.buf, dollars[i])
 	}
@@ -135,9 +140,5 @@ func (c *copyData) copyTo(ctx context.Context, conn *pgconn.PgConn) error {
 		return nil
 	}
 	data := binary.BigEndian.AppendUint16(c.buf, 0xffff) // the trailer
-	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", c.table, strings.Join(c.columns, ", "))
-	if _, err := conn.CopyFrom(ctx, bytes.NewReader(data), sql); err != nil {
-		return fmt.Errorf("copy %s: %w", c.table, err)
-	}
-	return nil
+	return models.CopyBinary(ctx, conn, c.table, c.columns, data)
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // TestCopyData copies a value of each kind through the binary format and
-// reads it back as text.
+// reads it back as text; money of every size, negative too (the encoder
+// once wrote -1.50 as 1.50).
 func TestCopyData(t *testing.T) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testdb.New(t))
@@ -33,6 +34,8 @@ func TestCopyData(t *testing.T) {
 	c.row().int(3).null().null().null().null().null().null().null().null().money(0)
 	c.row().int(4).null().null().null().null().null().null().null().null().money(9_999_999_999)
 	c.row().int(5).null().null().null().null().null().null().null().null().money(100_000_000)
+	c.row().int(6).null().null().null().null().null().null().null().null().money(-150)
+	c.row().int(7).null().null().null().null().null().null().null().null().money(-9_999_999_999)
 	if err := c.copyTo(ctx, conn.PgConn()); err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +55,8 @@ func TestCopyData(t *testing.T) {
 		`[null, null, null, null, null, null, null, null, 0.00]`,
 		`[null, null, null, null, null, null, null, null, 99999999.99]`,
 		`[null, null, null, null, null, null, null, null, 1000000.00]`,
+		`[null, null, null, null, null, null, null, null, -1.50]`,
+		`[null, null, null, null, null, null, null, null, -99999999.99]`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows read back (-want +got):\n%s", diff)

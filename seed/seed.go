@@ -18,6 +18,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/waybill/waybill/models"
 )
 
 // Options controls a generation.
@@ -61,7 +63,8 @@ func Load(ctx context.Context, conn *pgx.Conn, o Options) error {
 	}
 	now := o.Now
 	if now.IsZero() {
-		if err := conn.QueryRow(ctx, "SELECT date_trunc('second', now())").Scan(&now); err != nil {
+		var err error
+		if now, err = models.DatabaseNow(ctx, conn); err != nil {
 			return err
 		}
 	}
@@ -178,8 +181,7 @@ func deleteAddresses(ctx context.Context, cfg *pgx.ConnConfig, addresses []addre
 	for i, a := range addresses {
 		ids[i] = a.id
 	}
-	_, err = conn.Exec(ctx, "DELETE FROM addresses WHERE id = ANY($1)", ids)
-	return err
+	return models.DeleteAddresses(ctx, conn, ids)
 }
 
 type place struct{ city, state, zip, country string }
