@@ -20,8 +20,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/waybill/waybill/capacity"
 	"github.com/waybill/waybill/config"
+	"github.com/waybill/waybill/dbhealth"
 	"github.com/waybill/waybill/handlers"
 	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
@@ -108,6 +108,9 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	m := metrics.New(version(), pools)
 
 	var draining atomic.Bool
+	// The one view of the database's health: /readyz, /health, the
+	// readiness and capacity metrics and the log all read it.
+	health := dbhealth.New(store, dbhealth.Options{Instances: cfg.AppInstances, Log: log, Metrics: m, Draining: draining.Load})
 	e := handlers.New(handlers.Options{
 		Metrics:        m,
 		Store:          store,
@@ -118,9 +121,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		AuthCacheTTL:   cfg.AuthCacheTTL,
 		KeyEvents:      keyEvents,
 		AuthFailureRPS: cfg.AuthFailureRPS,
-		AppInstances:   cfg.AppInstances,
+		Health:         health,
 		Version:        version(),
-		Draining:       draining.Load,
 	})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -161,7 +163,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if store != nil {
-		background.Go(func() { watchDatabase(watchCtx, store, cfg, log, m) })
+		background.Go(func() { health.Run(watchCtx) })
 		background.Go(func() { store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, logDashboardRefresh(log)) })
 		background.Go(func() { purgeIdempotencyKeys(watchCtx, store, log) })
 	}
@@ -188,8 +190,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	defer signal.Stop(again)
 	draining.Store(true)
 	stopWatch()
-	background.Wait() // the watcher would report ready again
-	m.SetReady(false)
+	background.Wait() // the monitor publishes waybill_ready 0 as it stops
 	log.WithField("drain_delay", cfg.DrainDelay.String()).Info("draining: /readyz answers 503, requests are still served until DRAIN_DELAY ends")
 	waitDrainDelay(cfg.DrainDelay, again, log)
 	log.WithFields(logrus.Fields{"in_flight": inFlight.Load(), "shutdown_timeout": cfg.ShutdownTimeout.String()}).
@@ -210,7 +211,7 @@ func logDashboardRefresh(log *logrus.Logger) func(days []models.Date, took time.
 	return func(days []models.Date, took time.Duration, err error) {
 		switch {
 		case errors.Is(err, models.ErrUnavailable):
-			// watchDatabase reports the outage.
+			// The health monitor reports the outage.
 		case err != nil:
 			log.WithError(err).Warn("dashboard refresh failed; its days are computed from the shipments until the next one")
 		default:
@@ -305,86 +306,6 @@ func maskedDSN(cfg config.Config) string {
 		return "(none)"
 	}
 	return config.MaskURL(cfg.DatabaseURL)
-}
-
-// watchDatabase pings the database on the health connection: while it is
-// unreachable, with exponential backoff from 100 ms capped at 5 s; while it
-// is up, every 5 s. It logs each change of state, warms the application
-// pool on recovery, and keeps the readiness and capacity metrics current;
-// the capacity plan is logged when the database is first reached and
-// whenever its status changes, as a warning unless it is ok. Requests never
-// wait for it: the pool dials on demand, so service resumes as soon as the
-// database accepts connections.
-func watchDatabase(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger, m *metrics.Metrics) {
-	const (
-		minBackoff = 100 * time.Millisecond
-		maxBackoff = 5 * time.Second
-		upInterval = 5 * time.Second
-	)
-	backoff := minBackoff
-	up, known := false, false
-	planStatus := ""
-	for {
-		err := store.Ping(ctx, cfg.DBConnectTimeout)
-		if ctx.Err() != nil {
-			return
-		}
-		m.SetReady(err == nil)
-		wait := upInterval
-		switch {
-		case err == nil:
-			if !up {
-				log.Info("database connected")
-				_ = store.Warm(ctx)
-			}
-			if p, ok := readPlan(ctx, store, cfg, log); ok {
-				m.SetCapacity(handlers.CapacityGauges(p))
-				if p.Status != planStatus {
-					logPlan(p, log)
-					planStatus = p.Status
-				}
-			}
-			up, backoff = true, minBackoff
-		default:
-			if up || !known {
-				log.WithField("error", err.Error()).Warn("database unreachable; retrying in the background")
-			}
-			up = false
-			wait, backoff = backoff, min(backoff*2, maxBackoff)
-		}
-		known = true
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-// readPlan reads the server's connection limits on the health connection
-// and plans this deployment against them (SPEC 5.2).
-func readPlan(ctx context.Context, store *models.Store, cfg config.Config, log *logrus.Logger) (capacity.Plan, bool) {
-	server, err := capacity.Read(ctx, store.HealthDB())
-	if err != nil {
-		log.WithField("error", err.Error()).Warn("could not read the server's connection limits for the capacity plan")
-		return capacity.Plan{}, false
-	}
-	return capacity.NewPlan(server, cfg.AppInstances, cfg.DBMaxOpenConns), true
-}
-
-// logPlan logs a capacity plan: a warning, with what to change, unless it
-// is ok.
-func logPlan(p capacity.Plan, log *logrus.Logger) {
-	entry := log.WithFields(logrus.Fields{
-		"status": p.Status, "planned_app_connections": p.PlannedAppConnections, "app_instances": p.AppInstances,
-		"server_max_connections": p.ServerMaxConnections, "reserved_connections": p.ReservedConnections,
-		"planned_utilization_percent": p.PlannedUtilizationPercent,
-	})
-	if p.Status == capacity.OK {
-		entry.Info("connection capacity plan")
-		return
-	}
-	entry.WithField("recommendation", p.Recommendation).Warn("connection capacity plan is " + p.Status + ": " + p.Recommendation)
 }
 
 // version is the build's version: the module version when built from a

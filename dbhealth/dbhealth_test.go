@@ -1,4 +1,4 @@
-package handlers
+package dbhealth
 
 import (
 	"net"
@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/waybill/waybill/capacity"
 	"github.com/waybill/waybill/models"
 	"github.com/waybill/waybill/testdb"
 )
 
-// TestHealthCallersShareOneCheck: concurrent callers share one database
+// TestHealthCallersShareOneCheck (moved here from handlers with the
+// check): concurrent callers share one database
 // check, and callers within a second reuse it.
 func TestHealthCallersShareOneCheck(t *testing.T) {
 	store, err := models.Open(testdb.New(t), models.PoolOptions{MaxOpenConns: 2, MaxIdleConns: 2})
@@ -19,8 +19,7 @@ func TestHealthCallersShareOneCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	plans := 0
-	h := &healthChecker{store: store, instances: 1, started: time.Now(), onPlan: func(capacity.Plan) { plans++ }}
+	h := New(store, Options{Instances: 1})
 	var (
 		wg  sync.WaitGroup
 		mu  sync.Mutex
@@ -30,27 +29,27 @@ func TestHealthCallersShareOneCheck(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := h.check()
+			c := h.Check()
 			mu.Lock()
-			ats[c.at] = true
+			ats[c.At] = true
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	if len(ats) != 1 || plans != 1 {
-		t.Errorf("50 concurrent callers ran %d checks (%d plans), want 1", len(ats), plans)
+	if len(ats) != 1 {
+		t.Errorf("50 concurrent callers ran %d checks, want 1", len(ats))
 	}
-	first := h.check().at
-	if again := h.check().at; !again.Equal(first) {
+	first := h.Check().At
+	if again := h.Check().At; !again.Equal(first) {
 		t.Error("a second caller within a second ran a new check")
 	}
-	time.Sleep(healthCacheFor + 50*time.Millisecond)
-	if later := h.check().at; later.Equal(first) {
+	time.Sleep(CacheFor + 50*time.Millisecond)
+	if later := h.Check().At; later.Equal(first) {
 		t.Error("a caller after the cache period got the old check")
 	}
 }
 
-// TestReadyUsesRecentCheck: /readyz answers at once from a check up to
+// TestReadyUsesRecentCheck: readiness (/readyz) answers at once from a check up to
 // readyStaleFor old while a new one runs, and waits for a check only when
 // none is that recent. The database here never answers, so a check takes
 // its whole budget.
@@ -63,17 +62,17 @@ func TestReadyUsesRecentCheck(t *testing.T) {
 	}
 	defer store.Close()
 	ms := 0.4
-	h := &healthChecker{store: store, instances: 1, started: time.Now()}
-	h.last = dbCheck{at: time.Now().Add(-2 * time.Second), pingMs: &ms}
+	h := New(store, Options{Instances: 1})
+	h.last = Check{At: time.Now().Add(-2 * time.Second), PingMs: &ms}
 
 	start := time.Now()
-	if c := h.recentCheck(); c.pingMs == nil || time.Since(start) > 100*time.Millisecond {
-		t.Errorf("with a 2s-old good check: ping %v after %s, want it at once", c.pingMs, time.Since(start))
+	if c := h.Recent(); !c.Up() || time.Since(start) > 100*time.Millisecond {
+		t.Errorf("with a 2s-old good check: ping %v after %s, want it at once", c.PingMs, time.Since(start))
 	}
 	// The background check fails within its budget and replaces it.
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		h.mu.Lock()
-		failed := h.last.pingMs == nil
+		failed := !h.last.Up()
 		h.mu.Unlock()
 		if failed {
 			break
@@ -83,11 +82,11 @@ func TestReadyUsesRecentCheck(t *testing.T) {
 		}
 	}
 	h.mu.Lock()
-	h.last = dbCheck{at: time.Now().Add(-readyStaleFor), pingMs: &ms}
+	h.last = Check{At: time.Now().Add(-ReadyStaleFor), PingMs: &ms}
 	h.mu.Unlock()
 	start = time.Now()
-	if c := h.recentCheck(); c.pingMs != nil || time.Since(start) < healthPingBudget/2 {
-		t.Errorf("with a check %s old: ping %v after %s, want to wait for a new, failed check", readyStaleFor, c.pingMs, time.Since(start))
+	if c := h.Recent(); c.Up() || time.Since(start) < PingBudget/2 {
+		t.Errorf("with a check %s old: ping %v after %s, want to wait for a new, failed check", ReadyStaleFor, c.PingMs, time.Since(start))
 	}
 }
 

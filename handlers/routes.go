@@ -19,7 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sirupsen/logrus"
 
-	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/dbhealth"
 	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
 )
@@ -49,15 +49,20 @@ type Options struct {
 	// 429; 0 is unlimited.
 	AuthFailureRPS float64
 	// AppInstances is how many Waybill processes share the database, for
-	// the capacity plan in /health.
+	// the capacity plan of the monitor New makes when Health is nil.
 	AppInstances int
 	// Version is reported by /health.
 	Version string
 	// Metrics is the Prometheus registry served at /metrics; nil means a
 	// fresh one without pool collectors.
 	Metrics *metrics.Metrics
+	// Health is the database's health monitor that /readyz and /health
+	// read; nil means a fresh one of Store, without a background loop,
+	// publishing to Metrics.
+	Health *dbhealth.Monitor
 	// Draining reports whether the server is shutting down (readiness
-	// fails first, so load balancers stop sending traffic).
+	// fails first, so load balancers stop sending traffic); only for the
+	// monitor New makes when Health is nil (else the monitor's own).
 	Draining func() bool
 }
 
@@ -80,11 +85,12 @@ func New(o Options) *echo.Echo {
 	// errors; the error handler turns them into problem details.
 
 	get(e.Add, "/livez", livez)
+	if o.Health == nil {
+		o.Health = dbhealth.New(o.Store, dbhealth.Options{Instances: o.AppInstances, Metrics: o.Metrics, Draining: o.Draining})
+	}
 	auth := newAuthGuard(o)
-	health := &healthChecker{store: o.Store, auth: auth, instances: max(o.AppInstances, 1), version: o.Version, started: time.Now(),
-		onPlan: func(p capacity.Plan) { o.Metrics.SetCapacity(CapacityGauges(p)) }}
-	get(e.Add, "/readyz", readyz(health, o.Draining))
-	get(e.Add, "/health", health.serve)
+	get(e.Add, "/readyz", readyz(o.Health))
+	get(e.Add, "/health", health(o.Store, o.Health, auth, o.Version))
 	get(e.Add, "/metrics", echo.WrapHandler(o.Metrics.Handler()))
 	get(e.Add, "/problems/:code", problemDoc)
 	get(e.Add, "/openapi.json", openAPIJSON)
