@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -136,8 +135,7 @@ func (g *authGuard) apiKey(c echo.Context) (models.APIKey, error) {
 	}
 	budget, wait := g.limit.take(clientAddress(c.Request()))
 	if wait > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Max(1, math.Ceil(wait.Seconds())))))
-		return models.APIKey{}, newError("rate_limited", "too many requests with invalid API keys from this address")
+		return models.APIKey{}, rateLimited(wait, "too many requests with invalid API keys from this address")
 	}
 	k, err := g.lookup(c.Request().Context(), hash)
 	if errors.Is(err, models.ErrNotFound) || errors.Is(err, errInvalidKey) {

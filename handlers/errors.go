@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/sirupsen/logrus"
@@ -53,9 +55,18 @@ const statusClientClosedRequest = 499
 // shutdown, not as errors.
 var ErrShutdown = errors.New("request cut by server shutdown")
 
-// retryAfterSeconds is what a 503 asks clients to wait: the background
-// reconnect tries at least this often.
-const retryAfterSeconds = 2
+// unavailableRetry is what a 503 (and a 429 that knows no better) asks
+// clients to wait: the database-health monitor re-checks a database that
+// is down at least this often (dbhealth: backoff from 100 ms) and every
+// request re-dials on demand, so a client retrying after it finds service
+// back within one retry of recovery.
+const unavailableRetry = 2 * time.Second
+
+// setRetryAfter sets Retry-After to wait in whole seconds, rounded up, at
+// least 1. Every Retry-After the server sends is set here.
+func setRetryAfter(h http.Header, wait time.Duration) {
+	h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+}
 
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
@@ -73,12 +84,22 @@ type Problem struct {
 type apiError struct {
 	code   string
 	detail string
+	// retryAfter is how long the client should wait before retrying, for
+	// Retry-After; 0 leaves it to the error handler (unavailableRetry on a
+	// 429 or 503).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.detail }
 
 func newError(code, format string, args ...any) error {
 	return &apiError{code: code, detail: fmt.Sprintf(format, args...)}
+}
+
+// rateLimited is the 429 rate_limited error, asking the client to wait
+// wait before retrying.
+func rateLimited(wait time.Duration, format string, args ...any) error {
+	return &apiError{code: "rate_limited", detail: fmt.Sprintf(format, args...), retryAfter: wait}
 }
 
 // errorHandler is Echo's HTTPErrorHandler: it maps every error to a problem
@@ -110,8 +131,12 @@ func errorHandler(log *logrus.Logger) echo.HTTPErrorHandler {
 			log.WithFields(logrus.Fields{"request_id": p.RequestID, "route": c.Path(), "error": err.Error()}).Error("internal error")
 		}
 		h := c.Response().Header()
-		if p.Status == http.StatusServiceUnavailable || (p.Status == http.StatusTooManyRequests && h.Get("Retry-After") == "") {
-			h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		var api *apiError
+		switch {
+		case p.Code == "rate_limited" && errors.As(err, &api) && api.retryAfter > 0:
+			setRetryAfter(h, api.retryAfter)
+		case p.Status == http.StatusServiceUnavailable || p.Status == http.StatusTooManyRequests:
+			setRetryAfter(h, unavailableRetry)
 		}
 		h.Set(echo.HeaderContentType, "application/problem+json")
 		c.Response().WriteHeader(p.Status)

@@ -38,7 +38,7 @@ func livez(c echo.Context) error {
 func readyz(mon *dbhealth.Monitor) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if reason := mon.Readiness(); reason != "" {
-			c.Response().Header().Set("Retry-After", "2")
+			setRetryAfter(c.Response().Header(), unavailableRetry)
 			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": reason})
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

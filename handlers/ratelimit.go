@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,7 +18,7 @@ func rateLimit(rps float64) echo.MiddlewareFunc {
 	if rps <= 0 {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	retryAfter := strconv.Itoa(int(math.Max(1, math.Ceil(1/rps))))
+	wait := time.Duration(float64(time.Second) / rps) // one request's worth of budget
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
 		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 			Rate: rate.Limit(rps), ExpiresIn: 3 * time.Minute,
@@ -29,8 +27,7 @@ func rateLimit(rps float64) echo.MiddlewareFunc {
 			return c.Get(ctxAPIKey).(models.APIKey).ID.String(), nil
 		},
 		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			c.Response().Header().Set("Retry-After", retryAfter)
-			return newError("rate_limited", "this API key sent more than %g requests per second", rps)
+			return rateLimited(wait, "this API key sent more than %g requests per second", rps)
 		},
 	})
 }
