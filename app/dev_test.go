@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -24,6 +25,7 @@ func TestDevLocalCluster(t *testing.T) {
 	if !ok {
 		t.Skip("no PostgreSQL server binaries (initdb and pg_ctl) on PATH or in /usr/lib/postgresql/*/bin")
 	}
+	session := firstSession(t) // read before the test leaves the package's directory
 	dir := t.TempDir()
 	// As root, the cluster runs as the postgres user, which must reach dir.
 	for _, d := range []string{filepath.Dir(dir), dir} {
@@ -72,6 +74,7 @@ func TestDevLocalCluster(t *testing.T) {
 	if r := s.get(t, "/v1/shipments/"+example, other); r.status != http.StatusOK {
 		t.Errorf("GET with the key apikey create made (%q) = %d, want 200", other, r.status)
 	}
+	paste(t, session, s.base, key)
 
 	if code := s.stop(t); code != exitOK {
 		t.Fatalf("dev exited %d, want %d:\n%s", code, exitOK, s.stderr)
@@ -86,6 +89,47 @@ func TestDevLocalCluster(t *testing.T) {
 		if time.Since(start) > time.Minute {
 			t.Errorf("the cluster's postmaster (pid %d) still runs a minute after dev returned", pid)
 			break
+		}
+	}
+}
+
+// firstSession returns the shell session of docs/api.md's "A first
+// session".
+func firstSession(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## A first session\n.*?```sh\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/api.md has no sh block under \"## A first session\"")
+	}
+	return string(m[1])
+}
+
+// paste runs session with bash as a newcomer pastes it, with KEY set to
+// the key dev printed and B to dev's URL, and checks that it worked: the
+// PATCH, which needs the id and the ETag the session captures, took, and
+// the mistake it makes on purpose is a 422. Without bash or curl it says
+// so and checks nothing.
+func paste(t *testing.T, session, base, key string) {
+	t.Helper()
+	for _, tool := range []string{"bash", "curl", "awk", "sed", "tr"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Logf("docs/api.md's session not run: no %s on PATH", tool)
+			return
+		}
+	}
+	cmd := exec.Command("bash", "-e", "-c", session)
+	cmd.Env = append(os.Environ(), "B="+base, "KEY="+key)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docs/api.md's session failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"tracking_code":"9400100000000000000000"`, `"status":"in_transit"`, `"status":422`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("docs/api.md's session printed no %s:\n%s", want, out)
 		}
 	}
 }
