@@ -1,8 +1,6 @@
 package app
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,7 +83,7 @@ func TestDevLocalCluster(t *testing.T) {
 	// pg_ctl stop returns once the postmaster removed its pid file; the
 	// process itself ends a moment later (seconds later on a loaded
 	// machine: the ceiling is generous, the wait ends when it is gone).
-	for start := time.Now(); !exited(pid); time.Sleep(20 * time.Millisecond) {
+	for start := time.Now(); !pgcluster.ProcessEnded(pid); time.Sleep(20 * time.Millisecond) {
 		if time.Since(start) > time.Minute {
 			t.Errorf("the cluster's postmaster (pid %d) still runs a minute after dev returned", pid)
 			break
@@ -160,17 +158,3 @@ func postmasterPID(t *testing.T, path string) int {
 	return pid
 }
 
-// exited reports whether process pid has ended. A zombie has: it waits
-// only for its parent (init, since pg_ctl detaches the server) to reap it.
-func exited(pid int) bool {
-	if !pgcluster.ProcessExists(pid) {
-		return true
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if errors.Is(err, os.ErrNotExist) {
-		return true
-	}
-	// The state follows the command name, which is in parentheses.
-	_, state, ok := strings.Cut(string(stat), ") ")
-	return ok && strings.HasPrefix(state, "Z")
-}

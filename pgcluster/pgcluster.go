@@ -174,14 +174,24 @@ func (c *Cluster) Running() bool {
 }
 
 // Stop shuts the server down (fast: it ends open sessions) and waits until
-// it is gone. It does nothing if no server is running.
+// its postmaster has ended, for at most a minute after pg_ctl's own
+// minute. It does nothing if no server is running.
 func (c *Cluster) Stop() error {
 	if !c.Running() {
 		return nil
 	}
+	pid, pidErr := c.PID()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	return c.run(ctx, "pg_ctl", "stop", "-D", c.Dir, "-m", "fast", "-w", "-t", "60")
+	if err := c.run(ctx, "pg_ctl", "stop", "-D", c.Dir, "-m", "fast", "-w", "-t", "60"); err != nil {
+		return err
+	}
+	if pidErr != nil {
+		return nil
+	}
+	// pg_ctl returns once the postmaster removed its pid file; the process
+	// ends a moment later (seconds later on a loaded machine).
+	return waitEnded(pid, time.Minute)
 }
 
 // Restart restarts the running server with pg_ctl restart in mode

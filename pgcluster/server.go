@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -173,14 +172,4 @@ func (s *Server) DropOrphans(ctx context.Context, prefix string, owned *regexp.R
 			_ = s.Drop(n)
 		}
 	}
-}
-
-// ProcessExists reports whether a process with id pid exists on this
-// machine, whoever runs it (a zombie too).
-func ProcessExists(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

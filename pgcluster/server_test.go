@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestProcessExists(t *testing.T) {
@@ -23,6 +24,31 @@ func TestProcessExists(t *testing.T) {
 	}
 	if ProcessExists(0) || ProcessExists(-1) {
 		t.Error("ProcessExists of a pid <= 0 = true, want false")
+	}
+}
+
+func TestProcessEnded(t *testing.T) {
+	if ProcessEnded(os.Getpid()) {
+		t.Error("ProcessEnded(own pid) = true, want false")
+	}
+	if pid := deadPID(t); !ProcessEnded(pid) {
+		t.Errorf("ProcessEnded(%d), a child already reaped, = false, want true", pid)
+	}
+	// A child that exited and is not yet waited for is a zombie: ended,
+	// though it still exists.
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	pid := cmd.Process.Pid
+	for start := time.Now(); !ProcessEnded(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > time.Minute {
+			t.Fatalf("ProcessEnded(%d), a child that exited a minute ago, = false", pid)
+		}
+	}
+	if !ProcessExists(pid) {
+		t.Errorf("ProcessExists(%d), a zombie, = false, want true", pid)
 	}
 }
 
