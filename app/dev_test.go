@@ -157,4 +157,3 @@ func postmasterPID(t *testing.T, path string) int {
 	}
 	return pid
 }
-
