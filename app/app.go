@@ -1,5 +1,5 @@
 // Package app wires Waybill together and implements its subcommands:
-// serve, migrate, apikey and dev. Run is the whole program; main only
+// serve, migrate, apikey, seed, dev, monitor and rollup. Run is the whole program; main only
 // supplies the process's arguments, environment and streams, so tests run
 // the real thing.
 package app

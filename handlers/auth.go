@@ -21,7 +21,23 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
+// ctxAPIKey is the echo.Context key under which authenticate leaves the
+// request's models.APIKey; read it with requestAPIKey.
 const ctxAPIKey = "waybill.api_key"
+
+// errNoAPIKey means a middleware that needs the request's API key ran
+// without authenticate before it: a wiring mistake, answered 500.
+var errNoAPIKey = errors.New("handlers: no authenticated API key on the request (authenticate must run first)")
+
+// requestAPIKey returns the API key authenticate found for the request,
+// or errNoAPIKey (an internal error, not a panic) if there is none.
+func requestAPIKey(c echo.Context) (models.APIKey, error) {
+	k, ok := c.Get(ctxAPIKey).(models.APIKey)
+	if !ok {
+		return models.APIKey{}, errNoAPIKey
+	}
+	return k, nil
+}
 
 // Bounds of authentication's memory, so that a flood of made-up keys or
 // addresses cannot grow it without limit.

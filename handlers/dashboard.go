@@ -12,7 +12,7 @@ import (
 // given: end_date and the 29 days before it.
 const dashboardDefaultDays = 30
 
-// dashboard serves GET /v1/analytics/dashboard (SPEC 6.3). end_date
+// dashboard serves GET /v1/analytics/dashboard (docs/analytics.md). end_date
 // defaults to today (UTC) and start_date to end_date − 29; a malformed
 // date, a start_date after end_date or a range over
 // models.MaxAnalyticsDays is a 400.
@@ -51,9 +51,9 @@ type rollupRequest struct {
 	EndDate   *models.Date `json:"end_date"`
 }
 
-// rollups serves POST /v1/analytics/rollups (SPEC 6.4): it recomputes the
-// daily summaries and carrier performance of the range and answers what
-// it wrote. A missing date, a reversed range or one over
+// rollups serves POST /v1/analytics/rollups (docs/analytics.md): it
+// recomputes the daily summaries and carrier performance of the range and
+// answers what it wrote. A missing date, a reversed range or one over
 // models.MaxAnalyticsDays is a 422.
 func rollups(store *models.Store) echo.HandlerFunc {
 	return func(c echo.Context) error {

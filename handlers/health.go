@@ -54,8 +54,8 @@ const (
 )
 
 // healthReport is the body of GET /health for an authenticated caller
-// (SPEC 5.1). The pool_* names are the predecessor's, kept for its
-// clients.
+// (docs/monitoring.md, "/health"). The pool_* names are the
+// predecessor's, kept for its clients.
 type healthReport struct {
 	Status        string         `json:"status"`
 	Version       string         `json:"version"`

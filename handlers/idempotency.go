@@ -18,7 +18,7 @@ import (
 // replayedHeaders are the response headers an idempotent replay repeats.
 var replayedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag"}
 
-// idempotent implements Idempotency-Key on POST (SPEC 4.3): the first
+// idempotent implements Idempotency-Key on POST (docs/api.md): the first
 // successful response is stored for 24 hours and replayed for a retry with
 // the same key and body; the same key with a different body is 422; a
 // retry while the first is still running is 409. Keys are scoped to the
@@ -52,7 +52,10 @@ func idempotent(store *models.Store) echo.MiddlewareFunc {
 				h.Write(part)
 				h.Write([]byte{0})
 			}
-			apiKey := c.Get(ctxAPIKey).(models.APIKey)
+			apiKey, err := requestAPIKey(c)
+			if err != nil {
+				return err
+			}
 			res := c.Response()
 			sent := res.Writer
 			held := &heldResponse{header: http.Header{}}

@@ -6,8 +6,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"golang.org/x/time/rate"
-
-	"github.com/waybill/waybill/models"
 )
 
 // rateLimit allows each API key rps requests per second on average, with
@@ -24,8 +22,11 @@ func rateLimit(rps float64) echo.MiddlewareFunc {
 			Rate: rate.Limit(rps), ExpiresIn: 3 * time.Minute,
 		}),
 		IdentifierExtractor: func(c echo.Context) (string, error) {
-			return c.Get(ctxAPIKey).(models.APIKey).ID.String(), nil
+			k, err := requestAPIKey(c)
+			return k.ID.String(), err
 		},
+		// Only requestAPIKey fails: an internal error, not a 403.
+		ErrorHandler: func(_ echo.Context, err error) error { return err },
 		DenyHandler: func(c echo.Context, _ string, _ error) error {
 			return rateLimited(wait, "this API key sent more than %g requests per second", rps)
 		},
