@@ -134,7 +134,7 @@ func (h *harness) runPgbench(ctx context.Context, dbURL string, s scenario, f *f
 
 // sessionSettings are the settings the server's connections run with
 // (models.connConfig), given to pgbench's: the plans must be the same.
-const sessionSettings = "-c jit=off -c join_collapse_limit=1 -c timezone=UTC"
+const sessionSettings = "-c jit=off -c timezone=UTC"
 
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Round(d.Seconds()))) }
 

@@ -29,8 +29,9 @@ type Page struct {
 
 // list returns a page of T's table, filtered by q, and whether there are
 // more rows beyond it in the direction of travel. Pagination is keyset,
-// never OFFSET: any page costs what the first does.
-func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bool, error) {
+// never OFFSET: any page costs what the first does. find runs the page's
+// query; nil means GORM's Find.
+func list[T any](ctx context.Context, q *gorm.DB, table string, p Page, find func(q *gorm.DB, rows *[]T) error) ([]T, bool, error) {
 	q = q.WithContext(ctx)
 	if p.Start != nil {
 		q = q.Where(table+".created_at >= ?", *p.Start)
@@ -59,8 +60,11 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bo
 			order, newerFirst = table+".created_at ASC, "+table+".id ASC", false
 		}
 	}
+	if find == nil {
+		find = func(q *gorm.DB, rows *[]T) error { return q.Find(rows).Error }
+	}
 	var rows []T
-	if err := q.Order(order).Limit(p.Size + 1).Find(&rows).Error; err != nil {
+	if err := find(q.Order(order).Limit(p.Size+1), &rows); err != nil {
 		return nil, false, classify(err)
 	}
 	if len(rows) == 0 && cursor != nil {

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"regexp"
 	"slices"
@@ -144,22 +143,12 @@ func joined(db *gorm.DB) *gorm.DB {
 // Shipment returns the shipment with its addresses, parcel and customs
 // info expanded. It returns ErrNotFound if there is no such shipment.
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
-	// Sent as is, not through GORM's Raw, which would parse the statement
-	// for placeholders every time; GORM still maps the joined columns.
-	var q gorm.ConnPool = s.pool
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		q = tx.Statement.ConnPool
-	}
 	var sh Shipment
-	found := false
-	err := queryEach(ctx, q, s.shipmentByID(), []any{id}, func(rows *sql.Rows) error {
-		found = true
-		return s.db.ScanRows(rows, &sh)
-	})
+	n, err := s.findJoined(ctx, s.shipmentByID().sql, []any{id}, &sh)
 	switch {
 	case err != nil:
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
-	case !found:
+	case n == 0:
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, ErrNotFound)
 	}
 	return sh, nil
@@ -199,11 +188,18 @@ func (s *Store) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, bo
 			q = q.Where("shipments."+eq.col+" = ?", *eq.val)
 		}
 	}
-	rows, more, err := list[Shipment](ctx, q, "shipments", f.Page)
+	rows, more, err := list(ctx, q, "shipments", f.Page, s.findShipments)
 	if err != nil {
 		return nil, false, fmt.Errorf("shipments: %w", err)
 	}
 	return rows, more, nil
+}
+
+// findShipments runs q, a query of joined, with keepJoinOrder.
+func (s *Store) findShipments(q *gorm.DB, rows *[]Shipment) error {
+	st := q.Session(&gorm.Session{DryRun: true}).Find(rows).Statement
+	_, err := s.findJoined(q.Statement.Context, st.SQL.String(), st.Vars, rows)
+	return err
 }
 
 // CreateShipment creates sh and, in the same transaction, the nested

@@ -1,5 +1,8 @@
 // Package models holds Waybill's domain types, their validation, and the
-// Store: every query the service makes lives here, on GORM over pgx.
+// Store: every query the service makes lives here, on GORM over pgx. CRUD
+// is GORM chains; hand-written SQL is named statements run by one helper
+// that scans rows into structs (statements.go), the server's settings and
+// statistics included (server.go), and bulk loading is COPY (bulk.go).
 package models
 
 import (
@@ -133,11 +136,8 @@ func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
 	// short statements of an API, and a poor row estimate can make it
 	// spend seconds compiling a query that runs in milliseconds.
 	cfg.RuntimeParams["jit"] = "off"
-	// Waybill writes its joins in the order they should run: the driving
-	// table first, then lookups by key. Searching every order of a
-	// shipment's seven-table read costs 5–7 ms of planning for a 0.5 ms
-	// query; keeping the written order costs 0.6 ms.
-	cfg.RuntimeParams["join_collapse_limit"] = "1"
+	// join_collapse_limit = 1 is not a session setting: the shipment
+	// joins set it for their transaction (keepJoinOrder).
 	if o.PgBouncer {
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}

@@ -1,0 +1,46 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/waybill/waybill/testdb"
+)
+
+// TestKeepJoinOrderIsPerStatement reads join_collapse_limit inside a
+// joined read and after it, on a pool of one connection: 1 for the read,
+// the server's default for the session afterwards.
+func TestKeepJoinOrderIsPerStatement(t *testing.T) {
+	s, err := Open(testdb.New(t), PoolOptions{MaxOpenConns: 1, MaxIdleConns: 1, ConnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	type setting struct{ Limit string }
+	for range 2 { // a second time on the same session
+		var got setting
+		n, err := s.findJoined(ctx, `SELECT current_setting('join_collapse_limit') AS "limit"`, nil, &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 || got.Limit != "1" {
+			t.Errorf("inside the read: %d rows, join_collapse_limit %q, want 1 row, 1", n, got.Limit)
+		}
+		after, err := queryRow[string](ctx, s.pool, statement{name: "show", sql: `SHOW join_collapse_limit`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after != "8" {
+			t.Errorf("after the read: join_collapse_limit %q, want the default 8", after)
+		}
+	}
+	// A shipment that does not exist is no row, through the same path.
+	if _, err := s.Shipment(ctx, uuid.New()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Shipment(unknown id) = %v, want ErrNotFound", err)
+	}
+}
