@@ -39,7 +39,8 @@ func Read(ctx context.Context, db *sql.DB) (Server, error) {
 	return models.ReadServerConnections(ctx, db)
 }
 
-// Plan is the capacity plan of SPEC 5.2, shaped as /health reports it.
+// Plan is the capacity plan, shaped as /health reports it
+// (docs/monitoring.md).
 type Plan struct {
 	ServerMaxConnections      int     `json:"server_max_connections"`
 	ReservedConnections       int     `json:"reserved_connections"`

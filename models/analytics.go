@@ -42,7 +42,7 @@ func whereDateIn(q *gorm.DB, table string, start, end *Date) *gorm.DB {
 	return q
 }
 
-// Validate checks an analytics summary (SPEC 2): a date, a known period,
+// Validate checks an analytics summary: a date, a known period,
 // counts that are not negative and add up (successful + failed never more
 // than total), money that is not negative, an ISO 4217 currency and an
 // on-time rate that is a percentage.
@@ -75,7 +75,7 @@ func (a *AnalyticsSummary) Validate() error {
 	return v.Err()
 }
 
-// Validate checks a carrier-performance row (SPEC 2): a carrier, a
+// Validate checks a carrier-performance row: a carrier, a
 // service and a date; counts that are not negative and whose outcomes
 // (on time, delayed, failed) do not exceed the total; money that is not
 // negative; delivery days that are not negative, with min ≤ max; rates and
@@ -124,7 +124,7 @@ func (cp *CarrierPerformance) Validate() error {
 	return v.Err()
 }
 
-// Validate checks a system-metrics sample (SPEC 2): counts, times and
+// Validate checks a system-metrics sample: counts, times and
 // sizes that are not negative, rates and percentages within 0–100, and a
 // p95 response time no greater than the p99.
 func (m *SystemMetric) Validate() error {

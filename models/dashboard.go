@@ -111,7 +111,7 @@ type DateRange struct {
 	Days      int  `json:"days"`
 }
 
-// Dashboard is the analytics dashboard of SPEC 6.3.
+// Dashboard is the analytics dashboard (docs/analytics.md).
 type Dashboard struct {
 	Summary   DashboardSummary `json:"summary"`
 	ByCarrier []CarrierFigures `json:"by_carrier"`
@@ -135,7 +135,7 @@ const (
 )
 
 // The statuses the dashboard and the rollups count as failed and as in
-// transit (SPEC 6.3), as SQL lists.
+// transit (docs/analytics.md), as SQL lists.
 const (
 	failedStatusesSQL    = "('failure', 'error', 'return_to_sender')"
 	inTransitStatusesSQL = "('pre_transit', 'in_transit', 'out_for_delivery', 'available_for_pickup')"

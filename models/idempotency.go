@@ -38,7 +38,7 @@ type IdempotentResponse struct {
 	Body    []byte
 }
 
-// Idempotent runs write exactly once per key (SPEC 4.3), the design of
+// Idempotent runs write exactly once per key (docs/api.md), the design of
 // Stripe's idempotency keys: one transaction locks the key, runs write
 // with a context that makes every store method join the transaction, and
 // stores write's response with the key, so the write and its stored

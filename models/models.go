@@ -2,7 +2,7 @@ package models
 
 import "github.com/google/uuid"
 
-// Timestamps are the database's (SPEC 2.1). Every CreatedAt/UpdatedAt is
+// Timestamps are the database's, never the Go clock's. Every CreatedAt/UpdatedAt is
 // declared read-only to GORM ("->"), so GORM never sends the Go clock: the
 // column default sets created_at on insert, the BEFORE UPDATE trigger sets
 // updated_at, and the store reads both back with RETURNING. Their type is

@@ -123,7 +123,7 @@ func TestSchemaDrift(t *testing.T) {
 	}
 }
 
-// TestDatabaseOwnsTimestamps checks the GORM traps of SPEC 2.1 against
+// TestDatabaseOwnsTimestamps checks the GORM timestamp traps against
 // GORM itself: inserts and updates never send the Go clock, the database's
 // values are read back, and Save never writes a zero created_at.
 func TestDatabaseOwnsTimestamps(t *testing.T) {

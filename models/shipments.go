@@ -57,7 +57,9 @@ func (c *CustomsInfo) Validate(path string, v *ValidationError) {
 	checkColumns(c, path, v)
 }
 
-// Validate checks a shipment and its nested objects (SPEC 2, 4.3).
+// Validate checks a shipment and its nested objects: a known status and
+// mode, an ISO 4217 currency, money and delivery days not negative, a
+// weight above 0, and each address given as an object or an id, not both.
 func (sh *Shipment) Validate() error {
 	var v ValidationError
 	sh.validate(&v)

@@ -1,6 +1,6 @@
-// Package monitor builds the database monitoring report of SPEC 8 (the
-// predecessor's scripts/monitor-database.sh, done right): connection
-// statistics, the pool capacity plan, long-running queries, sessions idle in
+// Package monitor builds the database monitoring report
+// (docs/monitoring.md; the predecessor's scripts/monitor-database.sh, done
+// right): connection statistics, the pool capacity plan, long-running queries, sessions idle in
 // transaction, sizes, unused indexes, the cache hit ratio and a health
 // summary whose recommendations carry the numbers to act on. It renders the
 // report as text or JSON; the waybill monitor command wires it up.
@@ -27,7 +27,7 @@ const (
 	Critical = capacity.Critical
 )
 
-// Thresholds the predecessor used, and the ones SPEC 8 left open.
+// Thresholds: the predecessor's, and Waybill's where it had none.
 const (
 	// Connection utilization: ok below 60 %, warning to 80 %, critical above.
 	utilizationWarnPercent     = 60

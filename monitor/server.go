@@ -14,7 +14,7 @@ import (
 )
 
 // ServerHealth is a running Waybill's view of its pool, from its /health
-// (SPEC 5.1). Error is set, and the rest empty, when /health could not be
+// (docs/monitoring.md). Error is set, and the rest empty, when /health could not be
 // read.
 type ServerHealth struct {
 	URL     string      `json:"url"`
