@@ -1,0 +1,133 @@
+package monitor
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Assess rebuilds r.Issues from the report's figures and sets r.Status to
+// the worst severity among them. Collect and AddServer call it.
+func (r *Report) Assess() {
+	var is []Issue
+	is = append(is, connectionIssues(r.Conns)...)
+	is = append(is, capacityIssues(r)...)
+	is = append(is, longQueryIssues(r.LongQueries)...)
+	is = append(is, idleIssues(r.IdleInTransaction)...)
+	is = append(is, indexIssues(r.UnusedIndexes)...)
+	is = append(is, cacheIssues(r.Cache)...)
+	if s := r.Server; s != nil {
+		is = append(is, s.issues()...)
+	}
+
+	sort.SliceStable(is, func(i, j int) bool { return rank(is[i].Severity) > rank(is[j].Severity) })
+	if is == nil {
+		is = []Issue{}
+	}
+	r.Issues = is
+	r.Status = OK
+	for _, i := range is {
+		r.Status = worst(r.Status, i.Severity)
+	}
+}
+
+func connectionIssues(c Connections) []Issue {
+	// An empty status means "not measured" (a hand-built Report).
+	sev := worst(c.UtilizationStatus, c.AvailableStatus)
+	if rank(sev) == 0 {
+		return nil
+	}
+	crit, warn := c.AvailableCriticalBelow, c.AvailableWarnBelow
+	return []Issue{{Severity: sev, Section: SectionConnections,
+		Message: fmt.Sprintf("%d of %d usable connections in use (%.2f %%; %d active, %d idle, %d idle in transaction); %d left (warning below %s, critical below %s)",
+			c.Total, c.Usable, c.UtilizationPercent, c.Active, c.Idle, c.IdleInTransaction, c.Available, trimFloat(warn), trimFloat(crit)),
+		Recommendation: fmt.Sprintf("%d connections left: end idle sessions or lower the pools, or raise max_connections to at least %d (for %d connections at %d %%)",
+			c.Available, minMaxConnections(c.Total, c.Reserved), c.Total, utilizationWarnPercent)}}
+}
+
+func capacityIssues(r *Report) []Issue {
+	p := r.Capacity
+	if rank(p.Status) == 0 {
+		return nil
+	}
+	return []Issue{{Severity: p.Status, Section: SectionCapacity,
+		Message:        fmt.Sprintf("planned %d connections (%d instance(s)) are %.2f %% of the usable ones", p.PlannedAppConnections, p.AppInstances, p.PlannedUtilizationPercent),
+		Recommendation: p.Recommendation}}
+}
+
+func longQueryIssues(qs []LongQuery) []Issue {
+	var is []Issue
+	for _, q := range qs {
+		if strings.HasPrefix(q.State, "idle in transaction") {
+			continue // reported as idle in transaction
+		}
+		d := FormatDuration(q.DurationSeconds)
+		is = append(is, Issue{Severity: Warning, Section: SectionLongQueries,
+			Message:        fmt.Sprintf("pid %d (%s) has run a query for %s: %q", q.PID, q.Database, d, q.Query),
+			Recommendation: fmt.Sprintf("pg_cancel_backend(%d) cancels the query running for %s; pg_terminate_backend(%d) ends its session", q.PID, d, q.PID)})
+	}
+	return is
+}
+
+func idleIssues(ss []IdleSession) []Issue {
+	var is []Issue
+	for _, s := range ss {
+		d := FormatDuration(s.DurationSeconds)
+		is = append(is, Issue{Severity: Warning, Section: SectionIdleTx,
+			Message:        fmt.Sprintf("pid %d (user %s, application %q, database %s) is idle in transaction for %s, holding its locks and its snapshot", s.PID, s.User, s.ApplicationName, s.Database, d),
+			Recommendation: fmt.Sprintf("pg_terminate_backend(%d) ends the session idle in transaction for %s; make the application commit or roll back, or set idle_in_transaction_session_timeout", s.PID, d)})
+	}
+	return is
+}
+
+func indexIssues(xs []Index) []Issue {
+	var is []Issue
+	for _, x := range xs {
+		name := QuoteIdent(x.Schema) + "." + QuoteIdent(x.Name)
+		is = append(is, Issue{Severity: Warning, Section: SectionIndexes,
+			Message:        fmt.Sprintf("index %s on %s.%s (%s) has never been scanned since the statistics were reset", name, QuoteIdent(x.Schema), QuoteIdent(x.Table), x.Size.Pretty),
+			Recommendation: fmt.Sprintf("DROP INDEX CONCURRENTLY %s frees %s (check first that no replica or rare report uses it)", name, x.Size.Pretty)})
+	}
+	return is
+}
+
+func cacheIssues(c CacheRatios) []Issue {
+	var is []Issue
+	for _, k := range []struct {
+		name string
+		c    CacheRatio
+	}{{"table", c.Tables}, {"index", c.Indexes}} {
+		if k.c.Status == OK || k.c.Percent == nil {
+			continue
+		}
+		is = append(is, Issue{Severity: Warning, Section: SectionCache,
+			Message: fmt.Sprintf("%s cache hit ratio %.2f %% is below %d %% (%d blocks from cache, %d read)", k.name, *k.c.Percent, cacheWarnPercent, k.c.HitBlocks, k.c.ReadBlocks),
+			Recommendation: fmt.Sprintf("%d of %d %s blocks came from disk or the OS cache: raise shared_buffers (now %s) toward 25 %% of RAM, or look for sequential scans of large tables",
+				k.c.ReadBlocks, k.c.HitBlocks+k.c.ReadBlocks, k.name, c.SharedBuffers)})
+	}
+	return is
+}
+
+// minMaxConnections is the smallest max_connections under which conns
+// connections are at most 60 % of the usable ones.
+func minMaxConnections(conns, reserved int) int {
+	return (conns*100+utilizationWarnPercent-1)/utilizationWarnPercent + reserved
+}
+
+func rank(severity string) int {
+	switch severity {
+	case OK, "":
+		return 0
+	case Warning:
+		return 1
+	default:
+		return 2
+	}
+}
+
+func worst(a, b string) string {
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
