@@ -8,11 +8,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/models"
 	"github.com/waybill/waybill/testdb"
 )
 
-// TestReadRealServers reads servers configured differently and plans
-// against each.
+// TestReadRealServers reads servers configured differently (with
+// models.ReadServerConnections) and plans against each.
 func TestReadRealServers(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -49,7 +50,7 @@ func TestReadRealServers(t *testing.T) {
 				}
 				defer c.Close()
 			}
-			got, err := capacity.Read(ctx, db)
+			got, err := models.ReadServerConnections(ctx, db)
 			if err != nil {
 				t.Fatal(err)
 			}
