@@ -8,14 +8,29 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
-// listDateRange reads the start_date and end_date list parameters: days,
-// both included, so start_date may equal end_date but not follow it.
+// listDateRange reads the start_date and end_date list parameters (see
+// checkDateRange; lists have no length limit).
 func listDateRange(q *query) (start, end *models.Date) {
 	start, end = q.date("start_date"), q.date("end_date")
-	if start != nil && end != nil && start.After(end.Time) {
-		q.fail("start_date must not be after end_date")
-	}
+	checkDateRange(q, start, end, 0)
 	return start, end
+}
+
+// checkDateRange checks the start_date and end_date query parameters:
+// days, both included, so start_date may equal end_date but not follow it,
+// and the range spans at most maxDays (0: no limit). The status follows
+// where the input is, as for every other rule: a bad range in the query is
+// a 400 (the dashboard, the lists), and in a body it is a 422, from the
+// model's check of the same rule (POST /v1/analytics/rollups); docs/api.md,
+// "Errors".
+func checkDateRange(q *query, start, end *models.Date, maxDays int) {
+	switch {
+	case start == nil || end == nil:
+	case start.After(end.Time):
+		q.fail("start_date must not be after end_date")
+	case maxDays > 0 && models.Days(*start, *end) > maxDays:
+		q.fail("the range may span at most %d days, both included", maxDays)
+	}
 }
 
 // summaryCreate is the body of POST /v1/analytics/summaries.

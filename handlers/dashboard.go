@@ -15,7 +15,7 @@ const dashboardDefaultDays = 30
 // dashboard serves GET /v1/analytics/dashboard (docs/analytics.md). end_date
 // defaults to today (UTC) and start_date to end_date − 29; a malformed
 // date, a start_date after end_date or a range over
-// models.MaxAnalyticsDays is a 400.
+// models.MaxAnalyticsDays is a 400 (checkDateRange).
 func dashboard(store *models.Store) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		q := newQuery(c.QueryParams(), "start_date", "end_date")
@@ -31,11 +31,9 @@ func dashboard(store *models.Store) echo.HandlerFunc {
 			s := models.Date{Time: end.AddDate(0, 0, 1-dashboardDefaultDays)}
 			start = &s
 		}
-		switch {
-		case start.After(end.Time):
-			return newError("bad_request", "start_date must not be after end_date")
-		case models.Days(*start, *end) > models.MaxAnalyticsDays:
-			return newError("bad_request", "the range may span at most %d days, both included", models.MaxAnalyticsDays)
+		checkDateRange(q, start, end, models.MaxAnalyticsDays)
+		if err := q.Err(); err != nil {
+			return err
 		}
 		d, err := store.Dashboard(c.Request().Context(), *start, *end)
 		if err != nil {
@@ -54,7 +52,8 @@ type rollupRequest struct {
 // rollups serves POST /v1/analytics/rollups (docs/analytics.md): it
 // recomputes the daily summaries and carrier performance of the range and
 // answers what it wrote. A missing date, a reversed range or one over
-// models.MaxAnalyticsDays is a 422.
+// models.MaxAnalyticsDays is a 422: the dashboard's rule, in a body
+// (checkDateRange).
 func rollups(store *models.Store) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var in rollupRequest
