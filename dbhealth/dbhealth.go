@@ -197,8 +197,8 @@ func (m *Monitor) newCheck() (any, error) {
 	if err == nil {
 		ms := math.Round(float64(time.Since(start).Microseconds())/10) / 100
 		c.PingMs = &ms
-		var server capacity.Server
-		if server, planErr = capacity.Read(ctx, m.store.HealthDB()); planErr == nil {
+		var server models.ServerConnections
+		if server, planErr = m.store.ServerConnections(ctx); planErr == nil {
 			c.Capacity = capacity.NewPlan(server, m.o.Instances, m.store.Stats().MaxOpenConnections)
 		}
 	}
