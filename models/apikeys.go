@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -116,7 +114,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) (APIKey, error) 
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		return classify(tx.Exec("SELECT pg_notify(?, ?)", keyRevocations, id.String()).Error)
+		return classify(exec(ctx, tx.Statement.ConnPool, notifyRevocation, keyRevocations, id.String()))
 	})
 	if err != nil {
 		return APIKey{}, fmt.Errorf("revoke api key %s: %w", id, err)
@@ -137,18 +135,26 @@ func (s *Store) TouchAPIKey(ctx context.Context, id uuid.UUID) error {
 		Update("last_used_at", clause.Expr{SQL: "now()"}).Error)
 }
 
+// apiKeyByHashStatement reads what authenticating needs of the key whose
+// hash is $1.
+var apiKeyByHashStatement = statement{name: "api key by hash",
+	sql: `SELECT id, scope, key_hash, revoked_at FROM api_keys WHERE key_hash = $1`}
+
+// notifyRevocation tells every instance listening on the channel $1 that
+// the key $2 is revoked, when the transaction commits.
+var notifyRevocation = statement{name: "notify revocation", sql: `SELECT pg_notify($1, $2)`}
+
 // APIKeyOnHealthConn is APIKeyByHash on the health connection, for the
 // health route, which must answer even when the pool is exhausted.
 func (s *Store) APIKeyOnHealthConn(ctx context.Context, hash []byte) (APIKey, error) {
 	s.keys.lookups.Add(1)
 	var k APIKey
-	err := s.health.QueryRowContext(ctx, `SELECT id, scope, key_hash, revoked_at FROM api_keys WHERE key_hash = $1`, hash).
-		Scan(&k.ID, &k.Scope, &k.KeyHash, &k.RevokedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return APIKey{}, fmt.Errorf("api key: %w", ErrNotFound)
-	}
-	if err != nil {
+	n, err := s.find(ctx, s.health, apiKeyByHashStatement, &k, hash)
+	switch {
+	case err != nil:
 		return APIKey{}, fmt.Errorf("api key: %w", classify(err))
+	case n == 0:
+		return APIKey{}, fmt.Errorf("api key: %w", ErrNotFound)
 	}
 	return k, nil
 }

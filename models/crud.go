@@ -68,8 +68,8 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page, find fun
 		return nil, false, classify(err)
 	}
 	if len(rows) == 0 && cursor != nil {
-		var exists bool
-		err := q.Session(&gorm.Session{NewDB: true}).Raw("SELECT EXISTS (SELECT FROM "+table+" WHERE id = ?)", *cursor).Scan(&exists).Error
+		exists, err := queryRow[bool](ctx, q.Statement.ConnPool,
+			statement{name: "cursor exists", sql: "SELECT EXISTS (SELECT FROM " + table + " WHERE id = $1)"}, *cursor)
 		if err != nil {
 			return nil, false, classify(err)
 		}

@@ -12,6 +12,13 @@ import (
 // demoShipments is how many shipments SeedDemo creates.
 const demoShipments = 20
 
+// lockShipments and anyShipment let one demo load at a time see whether
+// the shipments table is empty.
+var (
+	lockShipments = statement{name: "lock shipments", sql: `LOCK TABLE shipments IN SHARE ROW EXCLUSIVE MODE`}
+	anyShipment   = statement{name: "any shipment", sql: `SELECT EXISTS (SELECT 1 FROM shipments)`}
+)
+
 // SeedDemo loads a small demo data set for local development: five
 // addresses, five parcels and twenty shipments with varied statuses,
 // carriers, services and costs. It runs in one transaction and does
@@ -22,11 +29,11 @@ func (s *Store) SeedDemo(ctx context.Context) (int, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Two dev runs starting at once: the second waits here and then
 		// sees the first one's rows.
-		if err := tx.Exec("LOCK TABLE shipments IN SHARE ROW EXCLUSIVE MODE").Error; err != nil {
+		if err := exec(ctx, tx.Statement.ConnPool, lockShipments); err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.Raw("SELECT EXISTS (SELECT 1 FROM shipments)").Scan(&exists).Error; err != nil {
+		exists, err := queryRow[bool](ctx, tx.Statement.ConnPool, anyShipment)
+		if err != nil {
 			return err
 		}
 		if exists {

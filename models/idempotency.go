@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,22 +57,16 @@ type IdempotentResponse struct {
 // not).
 func (s *Store) Idempotent(ctx context.Context, req IdempotentRequest, write func(context.Context) (IdempotentResponse, error)) (replay *IdempotentResponse, err error) {
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		var locked bool
-		if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", idempotencyLock(req)).Scan(&locked).Error; err != nil {
+		q := tx.Statement.ConnPool
+		locked, err := queryRow[bool](ctx, q, idempotencyLockStatement, idempotencyLock(req))
+		if err != nil {
 			return fmt.Errorf("lock idempotency key: %w", classify(err))
 		}
 		if !locked {
 			return ErrIdempotencyInFlight
 		}
-		// Expired records, and unsettled claims left by a version of
-		// Waybill that claimed keys before writing, make way; the SELECT
-		// sees the snapshot before the DELETE, hence its own filter.
 		var prev []IdempotencyKey
-		err := tx.Raw(`WITH stale AS (
-			DELETE FROM idempotency_keys WHERE api_key_id = @api AND key = @key AND (expires_at <= now() OR status_code IS NULL))
-			SELECT * FROM idempotency_keys WHERE api_key_id = @api AND key = @key AND expires_at > now() AND status_code IS NOT NULL`,
-			sql.Named("api", req.APIKeyID), sql.Named("key", req.Key)).Scan(&prev).Error
-		if err != nil {
+		if _, err := s.find(ctx, q, idempotencyRecordStatement, &prev, req.APIKeyID, req.Key); err != nil {
 			return fmt.Errorf("idempotency key: %w", classify(err))
 		}
 		if len(prev) == 1 {
@@ -100,6 +93,25 @@ func (s *Store) Idempotent(ctx context.Context, req IdempotentRequest, write fun
 	return replay, nil
 }
 
+// idempotencyLockStatement takes a key's lock ($1) for the transaction,
+// if no other transaction holds it: one boolean.
+var idempotencyLockStatement = statement{name: "idempotency key lock", sql: `SELECT pg_try_advisory_xact_lock($1)`}
+
+// idempotencyRecordStatement returns the settled, unexpired record of the
+// key $2 of the API key $1. Expired records, and unsettled claims left by
+// a version of Waybill that claimed keys before writing, make way; the
+// SELECT sees the snapshot before the DELETE, hence its own filter.
+var idempotencyRecordStatement = statement{name: "idempotency record", sql: `
+WITH stale AS (
+    DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND (expires_at <= now() OR status_code IS NULL))
+SELECT * FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND expires_at > now() AND status_code IS NOT NULL`}
+
+// purgeIdempotencyStatement deletes up to $1 expired records, skipping
+// those another purge is deleting.
+var purgeIdempotencyStatement = statement{name: "purge idempotency keys", sql: `
+DELETE FROM idempotency_keys WHERE id IN (
+    SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`}
+
 // idempotencyLock is the advisory lock of a key: 64 bits of a hash of the
 // API key and the key. Two keys sharing it would only make one wait for
 // the other's transaction (a 409 to retry), never share a response.
@@ -116,10 +128,9 @@ func idempotencyLock(req IdempotentRequest) int64 {
 // key ever sent. Rows another purge is deleting are skipped, so instances
 // purging at once neither wait for nor deadlock with each other.
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context, limit int) (int64, error) {
-	res := s.conn(ctx).Exec(`DELETE FROM idempotency_keys WHERE id IN (
-		SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT ? FOR UPDATE SKIP LOCKED)`, limit)
-	if res.Error != nil {
-		return 0, fmt.Errorf("purge idempotency keys: %w", classify(res.Error))
+	n, err := execCount(ctx, s.conn(ctx).Statement.ConnPool, purgeIdempotencyStatement, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", classify(err))
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }

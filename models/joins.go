@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"database/sql"
-	"reflect"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -37,12 +36,7 @@ func (s *Store) findJoined(ctx context.Context, text string, args []any, dest an
 		if err := exec(ctx, q, keepJoinOrder); err != nil {
 			return 0, err
 		}
-		rows, err := q.QueryContext(ctx, text, args...)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		return s.scan(ctx, rows, dest)
+		return s.find(ctx, q, statement{name: "shipments joined", sql: text}, dest, args...)
 	}
 	conn, err := s.pool.Conn(ctx)
 	if err != nil {
@@ -68,22 +62,6 @@ func (s *Store) findJoined(ctx context.Context, text string, args []any, dest an
 		return err
 	})
 	return n, err
-}
-
-// scan scans rows into dest as GORM's Find would, and returns how many
-// rows it scanned.
-func (s *Store) scan(ctx context.Context, rows gorm.Rows, dest any) (int64, error) {
-	tx := s.db.WithContext(ctx)
-	if err := tx.Statement.Parse(dest); err != nil {
-		return 0, err
-	}
-	tx.Statement.Dest = dest
-	tx.Statement.ReflectValue = reflect.ValueOf(dest).Elem()
-	gorm.Scan(rows, tx, 0)
-	if tx.Error != nil {
-		return 0, tx.Error
-	}
-	return tx.RowsAffected, rows.Err()
 }
 
 // pgxRows are pgx's rows as GORM scans them.

@@ -16,6 +16,10 @@ import (
 // RevokeAPIKey announces a revocation; the payload is the key's id.
 const keyRevocations = "waybill_api_keys"
 
+// listenRevocations subscribes the listener's own pgx connection (LISTEN
+// needs a session that outlives a pool checkout) to keyRevocations.
+var listenRevocations = statement{name: "listen for revocations", sql: "LISTEN " + keyRevocations}
+
 // The listener's timing: it reconnects with backoff from listenMinBackoff
 // doubling to listenMaxBackoff, and, while connected, checks a quiet
 // connection with a ping every listenPingInterval (a connection that died
@@ -151,7 +155,7 @@ func (ev *KeyEvents) listen(ctx context.Context) (connected bool, err error) {
 		defer cancel()
 		conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+keyRevocations); err != nil {
+	if _, err := conn.Exec(ctx, listenRevocations.sql); err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
 	ev.pid.Store(conn.PgConn().PID())

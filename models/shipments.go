@@ -317,20 +317,27 @@ func (s *Store) DeleteShipment(ctx context.Context, id uuid.UUID) error {
 			return fmt.Errorf("shipment %s: %w", id, ErrNotFound)
 		}
 		if sh.ParcelID != nil {
-			if err := tx.Exec(`DELETE FROM parcels WHERE id = ? AND NOT EXISTS (SELECT 1 FROM shipments WHERE parcel_id = ?)`,
-				*sh.ParcelID, *sh.ParcelID).Error; err != nil {
+			if err := exec(ctx, tx.Statement.ConnPool, deleteOrphanParcel, *sh.ParcelID); err != nil {
 				return classify(err)
 			}
 		}
 		if sh.CustomsInfoID != nil {
-			if err := tx.Exec(`DELETE FROM customs_infos WHERE id = ? AND NOT EXISTS (SELECT 1 FROM shipments WHERE customs_info_id = ?)`,
-				*sh.CustomsInfoID, *sh.CustomsInfoID).Error; err != nil {
+			if err := exec(ctx, tx.Statement.ConnPool, deleteOrphanCustomsInfo, *sh.CustomsInfoID); err != nil {
 				return classify(err)
 			}
 		}
 		return nil
 	})
 }
+
+// deleteOrphanParcel and deleteOrphanCustomsInfo delete a deleted
+// shipment's parcel or customs info ($1) unless another shipment uses it.
+var (
+	deleteOrphanParcel = statement{name: "delete orphan parcel",
+		sql: `DELETE FROM parcels WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM shipments WHERE parcel_id = $1)`}
+	deleteOrphanCustomsInfo = statement{name: "delete orphan customs info",
+		sql: `DELETE FROM customs_infos WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM shipments WHERE customs_info_id = $1)`}
+)
 
 // Events returns a shipment's tracking events, oldest first, at most limit
 // of them after the event afterID (if not nil), and whether there are more.

@@ -1,7 +1,8 @@
 package models
 
 // Hand-written SQL has one home: a statement, its name and its text kept
-// together, run by query, queryRow, queryEach or exec. GORM chains say
+// together, run by query, queryRow, queryEach, exec or execCount, or, to
+// scan into GORM models, Store.find. GORM chains say
 // every CRUD query; a statement is for what GORM cannot say, or says too
 // slowly for a hot path (the dashboard, its refresh, the rollups, the
 // get-one join, the server's catalogs).
@@ -19,6 +20,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+
+	"gorm.io/gorm"
 )
 
 // statement is a named, hand-written SQL statement. The name says in an
@@ -105,8 +108,44 @@ func queryRow[T any](ctx context.Context, q querier, st statement, args ...any) 
 
 // exec runs st on q, for its effect.
 func exec(ctx context.Context, q execer, st statement, args ...any) error {
-	_, err := q.ExecContext(ctx, st.sql, args...)
+	_, err := execCount(ctx, q, st, args...)
 	return err
+}
+
+// execCount runs st on q and returns how many rows it changed.
+func execCount(ctx context.Context, q execer, st statement, args ...any) (int64, error) {
+	res, err := q.ExecContext(ctx, st.sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// find runs st on q and scans its rows into dest, a model or a slice of
+// models, as GORM's Find does: by column name, through the model's
+// schema. It returns how many rows it scanned.
+func (s *Store) find(ctx context.Context, q querier, st statement, dest any, args ...any) (int64, error) {
+	rows, err := q.QueryContext(ctx, st.sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	return s.scan(ctx, rows, dest)
+}
+
+// scan scans rows into dest as find does.
+func (s *Store) scan(ctx context.Context, rows gorm.Rows, dest any) (int64, error) {
+	tx := s.db.WithContext(ctx)
+	if err := tx.Statement.Parse(dest); err != nil {
+		return 0, err
+	}
+	tx.Statement.Dest = dest
+	tx.Statement.ReflectValue = reflect.ValueOf(dest).Elem()
+	gorm.Scan(rows, tx, 0)
+	if tx.Error != nil {
+		return 0, tx.Error
+	}
+	return tx.RowsAffected, rows.Err()
 }
 
 // fieldIndexes maps a struct type to its fields' indexes by `db` tag.
