@@ -1,18 +1,28 @@
 package dbhealth
 
 import (
+	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
 	"github.com/waybill/waybill/testdb"
 )
 
 // TestHealthCallersShareOneCheck (moved here from handlers with the
-// check): concurrent callers share one database
-// check, and callers within a second reuse it.
+// check): concurrent callers share one database check, and callers within
+// a second reuse it.
 func TestHealthCallersShareOneCheck(t *testing.T) {
 	store, err := models.Open(testdb.New(t), models.PoolOptions{MaxOpenConns: 2, MaxIdleConns: 2})
 	if err != nil {
@@ -122,4 +132,74 @@ func blackhole(t *testing.T) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// TestOneSourceForEverything: a check feeds readiness, waybill_ready, the
+// capacity gauges and the log alike; draining fails readiness and
+// waybill_ready together, and once Run returns waybill_ready stays 0.
+func TestOneSourceForEverything(t *testing.T) {
+	store, err := models.Open(testdb.New(t), models.PoolOptions{MaxOpenConns: 2, MaxIdleConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	log, hook := logtest.NewNullLogger()
+	m := metrics.New("test", nil)
+	var draining atomic.Bool
+	h := New(store, Options{Instances: 3, Log: log, Metrics: m, Draining: draining.Load})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); h.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+
+	if reason := h.Readiness(); reason != "" {
+		t.Fatalf("Readiness() = %q with the database up, want \"\"", reason)
+	}
+	c := h.Check()
+	if !c.Up() || c.Capacity.Status == capacity.Unknown || c.Capacity.AppInstances != 3 {
+		t.Fatalf("Check() = up %v, plan %+v; want up with a plan for 3 instances", c.Up(), c.Capacity)
+	}
+	scraped := scrape(t, m)
+	for _, want := range []string{"waybill_ready 1", "waybill_db_capacity_app_instances 3",
+		`waybill_db_capacity_status{status="` + c.Capacity.Status + `"} 1`} {
+		if !slices.Contains(strings.Split(scraped, "\n"), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	var msgs []string
+	for _, e := range hook.AllEntries() {
+		msgs = append(msgs, e.Message)
+	}
+	if n := strings.Count(strings.Join(msgs, "\n"), "database connected"); n != 1 || !slices.ContainsFunc(msgs, func(s string) bool {
+		return strings.HasPrefix(s, "connection capacity plan")
+	}) {
+		t.Errorf("log = %q, want one \"database connected\" and the capacity plan", msgs)
+	}
+
+	draining.Store(true)
+	if reason := h.Readiness(); reason != "draining" {
+		t.Errorf("Readiness() while draining = %q, want draining", reason)
+	}
+	time.Sleep(CacheFor)
+	h.Check() // a check while draining must not publish ready
+	if !slices.Contains(strings.Split(scrape(t, m), "\n"), "waybill_ready 0") {
+		t.Error("waybill_ready is not 0 while draining")
+	}
+	draining.Store(false)
+	cancel()
+	<-ran
+	time.Sleep(CacheFor)
+	h.Check()
+	if !slices.Contains(strings.Split(scrape(t, m), "\n"), "waybill_ready 0") {
+		t.Error("waybill_ready is not 0 after Run returned")
+	}
+}
+
+// scrape returns what m serves at /metrics.
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
 }
