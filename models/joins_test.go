@@ -13,13 +13,22 @@ import (
 
 // TestKeepJoinOrderIsPerStatement reads join_collapse_limit inside a
 // joined read and after it, on a pool of one connection: 1 for the read,
-// the server's default for the session afterwards.
+// the server's default for the session afterwards; with prepared
+// statements and without (as under PgBouncer).
 func TestKeepJoinOrderIsPerStatement(t *testing.T) {
-	s, err := Open(testdb.New(t), PoolOptions{MaxOpenConns: 1, MaxIdleConns: 1, ConnectTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	dsn := testdb.New(t)
+	for _, pgBouncer := range []bool{false, true} {
+		s, err := Open(dsn, PoolOptions{MaxOpenConns: 1, MaxIdleConns: 1, ConnectTimeout: 5 * time.Second, PgBouncer: pgBouncer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		checkKeepJoinOrder(t, s)
 	}
-	t.Cleanup(func() { s.Close() })
+}
+
+func checkKeepJoinOrder(t *testing.T, s *Store) {
+	t.Helper()
 	ctx := context.Background()
 	type setting struct{ Limit string }
 	for range 2 { // a second time on the same session
