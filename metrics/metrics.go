@@ -54,8 +54,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// statuses are the capacity statuses of SPEC 5.2, the values of
-// waybill_db_capacity_status's label; exactly one of them is 1 at any time.
+// statuses are the capacity plan's statuses (docs/monitoring.md,
+// "Capacity planning"), the values of waybill_db_capacity_status's label;
+// exactly one of them is 1 at any time.
 var statuses = []string{"ok", "warning", "critical", unknown}
 
 // unknown is the status of a plan not made yet or not understood.
@@ -66,8 +67,8 @@ const unknown = "unknown"
 // answers, and up to 10 s, past the request timeout.
 var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// Capacity is the connection capacity plan of SPEC 5.2 as
-// [Metrics.SetCapacity] publishes it.
+// Capacity is the connection capacity plan (docs/monitoring.md, "Capacity
+// planning") as [Metrics.SetCapacity] publishes it.
 type Capacity struct {
 	ServerMaxConnections      int     // the server's max_connections
 	ReservedConnections       int     // superuser_reserved_connections + reserved_connections
@@ -199,7 +200,7 @@ func MethodLabel(method string) string {
 	return "other"
 }
 
-// SetCapacity publishes the connection capacity plan (SPEC 5.2) in the
+// SetCapacity publishes the connection capacity plan in the
 // waybill_db_capacity_* gauges. A Status other than ok, warning or critical
 // is published as unknown.
 func (m *Metrics) SetCapacity(c Capacity) {
