@@ -311,7 +311,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 
-	// The conventions of SPEC 4 that every operation must follow.
+	// The conventions every operation must follow (docs/api.md).
 	opIDs := map[string]string{}
 	for path, item := range s.model.Paths.PathItems.FromOldest() {
 		for method, op := range item.GetOperations().FromOldest() {

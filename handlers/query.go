@@ -23,7 +23,7 @@ type query struct {
 	err    error
 }
 
-// listParams are the parameters every list accepts (SPEC 4.4).
+// listParams are the parameters every list accepts (docs/api.md, "Lists").
 var listParams = []string{"page_size", "before_id", "after_id", "start_datetime", "end_datetime"}
 
 // newQuery checks that every parameter in v is one of allowed, given
@@ -154,7 +154,9 @@ func (q *query) oneOf(name string, allowed []string) *string {
 	return v
 }
 
-// page reads the list parameters of SPEC 4.4.
+// page reads the list parameters: page_size (1–100, default 20), before_id
+// or after_id (not both) and the window start_datetime (inclusive) to
+// end_datetime (exclusive), start before end.
 func (q *query) page() models.Page {
 	p := models.Page{
 		Size:     q.int("page_size", 20, 1, 100),
