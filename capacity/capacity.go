@@ -7,8 +7,6 @@
 package capacity
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"math"
 
@@ -30,14 +28,6 @@ const (
 // Server is what a PostgreSQL server allows and how many connections it
 // holds now: models.Store.ServerConnections reads it.
 type Server = models.ServerConnections
-
-// Read asks the server on db for its connection settings and its current
-// client connections, with models.ReadServerConnections. It remains for
-// the callers that have not moved to models.Store.ServerConnections: the
-// planner itself reads nothing.
-func Read(ctx context.Context, db *sql.DB) (Server, error) {
-	return models.ReadServerConnections(ctx, db)
-}
 
 // Plan is the capacity plan, shaped as /health reports it
 // (docs/monitoring.md).
