@@ -5,11 +5,11 @@
 // New, in this file, registers every route, so the API can be read in one
 // place. Every handler is a function that takes its dependencies and
 // returns an echo.HandlerFunc (createShipment(store), getOne(store.Shipment),
-// readyz(monitor, draining)), never a method on a struct of dependencies:
-// the route list then names exactly what each route uses, the generic
-// makers (getOne, patchOne, deleteOne) and the specific handlers read
-// alike, and a handler's dependencies are checked by the compiler at the
-// line that registers it.
+// readyz(o.Health); one with no dependencies, such as livez, is the
+// echo.HandlerFunc itself), never a method on a struct of dependencies
+// (Mat Ryer's style; STYLE.md): the route list then names what each route
+// uses, the generic makers (getOne, patchOne, deleteOne) and the specific
+// handlers read alike, and no type exists only to carry a store.
 package handlers
 
 import (
