@@ -7,9 +7,10 @@
 // returns an echo.HandlerFunc (createShipment(store), getOne(store.Shipment),
 // readyz(o.Health); one with no dependencies, such as livez, is the
 // echo.HandlerFunc itself), never a method on a struct of dependencies
-// (Mat Ryer's "How I write HTTP services in Go"): the route list then names what each route
-// uses, the generic makers (getOne, patchOne, deleteOne) and the specific
-// handlers read alike, and no type exists only to carry a store.
+// (Mat Ryer's "How I write HTTP services in Go"): the route list then
+// names what each route uses, the generic makers (getOne, patchOne,
+// deleteOne) and the specific handlers read alike, and no type exists only
+// to carry a store.
 package handlers
 
 import (
