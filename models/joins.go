@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
@@ -38,6 +39,19 @@ func (s *Store) findJoined(ctx context.Context, text string, args []any, dest an
 		}
 		return s.find(ctx, q, statement{name: "shipments joined", sql: text}, dest, args...)
 	}
+	for attempt := 1; ; attempt++ {
+		n, err := s.pipelineJoined(ctx, text, args, dest)
+		// As database/sql does for a statement of its own: a connection
+		// found closed before anything was sent is retried on another.
+		if err == nil || attempt == 2 || !pgconn.SafeToRetry(err) {
+			return n, err
+		}
+	}
+}
+
+// pipelineJoined sends keepJoinOrder and the statement text in one
+// pipeline on a connection of the pool.
+func (s *Store) pipelineJoined(ctx context.Context, text string, args []any, dest any) (int64, error) {
 	conn, err := s.pool.Conn(ctx)
 	if err != nil {
 		return 0, err
