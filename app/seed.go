@@ -51,6 +51,7 @@ func runSeed(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
+
 	progress, finish := seedProgress(e.stderr, *n)
 	start := time.Now()
 	err = store.Bulk(ctx, func(conn *pgx.Conn) error {
