@@ -2,10 +2,12 @@ package models
 
 // Hand-written SQL has one home: a statement, its name and its text kept
 // together, run by query, queryRow, queryEach, exec or execCount, or, to
-// scan into GORM models, Store.find. GORM chains say
-// every CRUD query; a statement is for what GORM cannot say, or says too
-// slowly for a hot path (the dashboard, its refresh, the rollups, the
-// get-one join, the server's catalogs).
+// scan into GORM models, Store.find. GORM chains say every CRUD query; a
+// statement is for what GORM cannot say, or says too slowly for a hot path
+// (the dashboard, its refresh, the rollups, the idempotency records, the
+// server's settings and statistics). Two kinds go out on pgx itself, for
+// what database/sql cannot do: the shipment reads, pipelined behind
+// keepJoinOrder (joins.go), and bulk COPY (bulk.go).
 //
 // Rows are scanned into structs with database/sql, by column name through
 // `db` tags, rather than with pgx's RowToStructByName: every statement runs
