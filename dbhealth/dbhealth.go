@@ -115,40 +115,30 @@ func (m *Monitor) draining() bool { return m.o.Draining != nil && m.o.Draining()
 // Check returns a check at most CacheFor old, running one (shared by every
 // caller that arrives meanwhile) if needed; it takes at most Budget. With
 // no database configured it returns a zero Check.
-func (m *Monitor) Check() Check {
-	if m.store == nil {
-		return Check{}
-	}
-	m.mu.Lock()
-	last := m.last
-	m.mu.Unlock()
-	if time.Since(last.At) < CacheFor {
-		return last
-	}
-	v, _, _ := m.flight.Do("check", m.newCheck)
-	return v.(Check)
-}
+func (m *Monitor) Check() Check { return m.check(false) }
 
 // Recent is Check for readiness probes, which must answer fast under load:
 // a check up to ReadyStaleFor old is returned at once while a fresh one
 // runs in the background, so a probe waits for the database only when no
 // check is that recent (at start, or when checks hang).
-func (m *Monitor) Recent() Check {
+func (m *Monitor) Recent() Check { return m.check(true) }
+
+func (m *Monitor) check(staleOK bool) Check {
 	if m.store == nil {
 		return Check{}
 	}
 	m.mu.Lock()
 	last := m.last
 	m.mu.Unlock()
-	age := time.Since(last.At)
-	if age < CacheFor {
+	switch age := time.Since(last.At); {
+	case age < CacheFor:
 		return last
-	}
-	if age < ReadyStaleFor {
+	case staleOK && age < ReadyStaleFor:
 		m.flight.DoChan("check", m.newCheck) // in the background; one at a time
 		return last
 	}
-	return m.Check()
+	v, _, _ := m.flight.Do("check", m.newCheck)
+	return v.(Check)
 }
 
 // Run checks the database in the background until ctx ends: every
