@@ -63,8 +63,9 @@ type Options struct {
 	// Log receives changes of state (database connected, unreachable) and
 	// of the capacity plan; nil logs nothing.
 	Log *logrus.Logger
-	// Metrics receives waybill_ready and the capacity gauges after every
-	// check; nil publishes nothing.
+	// Metrics receives waybill_ready after every check, and the capacity
+	// gauges after every check that read the plan (so during an outage
+	// they keep the last plan); nil publishes nothing.
 	Metrics *metrics.Metrics
 	// Draining reports whether the server is shutting down: readiness
 	// fails while it does. nil: never.
