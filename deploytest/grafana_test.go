@@ -240,7 +240,9 @@ func TestDashboardPanels(t *testing.T) {
 		}
 	}
 
-	// The planned utilization is coloured at SPEC 5.2's thresholds.
+	// The planned utilization is coloured at the capacity plan's thresholds
+	// (docs/monitoring.md, "Capacity planning": warning above 60 %,
+	// critical above 80 %).
 	i := slices.IndexFunc(panels, func(p panel) bool { return uses(p, "waybill_db_capacity_planned_utilization_percent") })
 	if i >= 0 {
 		p := panels[i]
@@ -253,7 +255,7 @@ func TestDashboardPanels(t *testing.T) {
 			}
 		}
 		if !slices.Equal(steps, []float64{60, 80}) {
-			t.Errorf("panel %q thresholds = %v, want 60 and 80 (SPEC 5.2)", p.Title, steps)
+			t.Errorf("panel %q thresholds = %v, want 60 and 80 (the capacity plan's)", p.Title, steps)
 		}
 		if p.FieldConfig.Defaults.Unit != "percent" {
 			t.Errorf("panel %q unit = %q, want percent (the metric is 0-100)", p.Title, p.FieldConfig.Defaults.Unit)

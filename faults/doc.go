@@ -5,12 +5,13 @@
 // killed, frozen with SIGSTOP, its pool exhausted behind a lock — or stop
 // the server with SIGTERM while it drains.
 //
-// Each test asserts the promises of SPEC 4.3, 5.1 and 5.3 end to end: no
-// Idempotency-Key ever yields two shipments, no acknowledged write is lost,
-// no answer is a 500 or comes later than REQUEST_TIMEOUT + 100 ms, a 503
-// carries Retry-After and a problem document, service resumes within 1 s of
-// the database accepting connections, and afterwards no goroutine or
-// connection is left behind and the logs hold no secret. docs/reliability.md
+// Each test asserts Waybill's reliability promises end to end (docs/api.md,
+// "Retrying safely"; docs/monitoring.md): no Idempotency-Key ever yields
+// two shipments, no acknowledged write is lost, no answer is a 500 or comes
+// later than REQUEST_TIMEOUT + 100 ms, a 503 carries Retry-After and a
+// problem document, service resumes within 1 s of the database accepting
+// connections, and afterwards no goroutine or connection is left behind
+// and the logs hold no secret. docs/reliability.md
 // describes the scenarios and the figures of a run.
 //
 // The package has no code outside its tests; `go test ./faults/` runs it.

@@ -25,8 +25,8 @@ import (
 const (
 	requestTimeout = 2 * time.Second                       // every server's REQUEST_TIMEOUT
 	answerLimit    = requestTimeout + 100*time.Millisecond // no answer later than this (issue 11)
-	healthLimit    = 2 * time.Second                       // /health, whatever the database does (SPEC 5.1)
-	recoveryLimit  = time.Second                           // first 2xx after the database accepts connections (SPEC 5.3)
+	healthLimit    = 2 * time.Second                       // /health, whatever the database does (docs/monitoring.md)
+	recoveryLimit  = time.Second                           // first 2xx after the database accepts connections (docs/reliability.md)
 	clientTimeout  = answerLimit + 3*time.Second           // a request still unanswered then is hung
 	goroutineSlack = 4                                     // goroutines above the baseline that are not a leak
 	settleLimit    = 5 * time.Second                       // for the pool and goroutines to settle after the load
