@@ -23,15 +23,7 @@ func TestFrozenDatabase(t *testing.T) {
 	rec := newRecorder("database_unavailable")
 	cl := newClient(s, rec)
 	defer cl.close()
-	var ids []string
-	for i := range 3 {
-		a := cl.do(routeUnkeyed, http.MethodPost, "/v1/shipments", shipmentBody(fmt.Sprintf("freeze-%d", i)), "")
-		if a.status != http.StatusCreated {
-			t.Fatalf("create a shipment to read: %d %s %v", a.status, a.code, a.err)
-		}
-		ids = append(ids, a.id)
-	}
-	cl.close()
+	ids := cl.createForReads(t, "freeze", 3)
 	baseline := s.baseline(t)
 
 	stop := make(chan struct{})

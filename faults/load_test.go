@@ -301,6 +301,23 @@ func (r *recorder) firstOKAfter(t time.Time) (time.Duration, bool) {
 }
 
 // where returns the answers for which keep is true.
+// createForReads creates n shipments (references prefix-0, prefix-1, …)
+// for readers to read, and returns their ids; then it closes c's idle
+// connections, so that the load starts from none.
+func (c *client) createForReads(t *testing.T, prefix string, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		a := c.do(routeUnkeyed, http.MethodPost, "/v1/shipments", shipmentBody(fmt.Sprintf("%s-%d", prefix, i)), "")
+		if a.status != http.StatusCreated {
+			t.Fatalf("create a shipment to read: %d %s %v", a.status, a.code, a.err)
+		}
+		ids = append(ids, a.id)
+	}
+	c.close()
+	return ids
+}
+
 // checkOutage checks the reads of an outage from start to end (named by
 // what, e.g. "while PostgreSQL was frozen"): at least minReads were sent
 // and answered within it, each 503; after end (told as since, e.g. "after

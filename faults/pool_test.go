@@ -25,15 +25,7 @@ func TestPoolExhausted(t *testing.T) {
 	rec := newRecorder("database_unavailable")
 	cl := newClient(s, rec)
 	defer cl.close()
-	var ids []string
-	for i := range 2 {
-		a := cl.do(routeUnkeyed, http.MethodPost, "/v1/shipments", shipmentBody(fmt.Sprintf("pool-%d", i)), "")
-		if a.status != http.StatusCreated {
-			t.Fatalf("create a shipment to read: %d %s %v", a.status, a.code, a.err)
-		}
-		ids = append(ids, a.id)
-	}
-	cl.close()
+	ids := cl.createForReads(t, "pool", 2)
 	baseline := s.baseline(t)
 
 	lock, err := c.connect(5 * time.Second)
