@@ -77,7 +77,7 @@ func listAddresses(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, listResponse("addresses", rows, more))
+		return c.JSON(http.StatusOK, pageResponse("addresses", rows, more, f.Page))
 	}
 }
 

@@ -129,7 +129,7 @@ func listSummaries(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, listResponse("summaries", rows, more))
+		return c.JSON(http.StatusOK, pageResponse("summaries", rows, more, f.Page))
 	}
 }
 
@@ -233,7 +233,7 @@ func listCarrierPerformance(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, listResponse("carrier_performance", rows, more))
+		return c.JSON(http.StatusOK, pageResponse("carrier_performance", rows, more, f.Page))
 	}
 }
 
@@ -300,6 +300,6 @@ func listSystemMetrics(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, listResponse("system_metrics", rows, more))
+		return c.JSON(http.StatusOK, pageResponse("system_metrics", rows, more, p))
 	}
 }

@@ -24,7 +24,7 @@ type query struct {
 }
 
 // listParams are the parameters every list accepts (docs/api.md, "Lists").
-var listParams = []string{"page_size", "before_id", "after_id", "start_datetime", "end_datetime"}
+var listParams = []string{"page_size", "before_id", "after_id", "cursor", "start_datetime", "end_datetime"}
 
 // newQuery checks that every parameter in v is one of allowed, given
 // once, as text: valid UTF-8 without NUL bytes (which PostgreSQL's text
@@ -154,9 +154,9 @@ func (q *query) oneOf(name string, allowed []string) *string {
 	return v
 }
 
-// page reads the list parameters: page_size (1–100, default 20), before_id
-// or after_id (not both) and the window start_datetime (inclusive) to
-// end_datetime (exclusive), start before end.
+// page reads the list parameters: page_size (1–100, default 20), one of
+// before_id, after_id or cursor, and the window start_datetime
+// (inclusive) to end_datetime (exclusive), start before end.
 func (q *query) page() models.Page {
 	p := models.Page{
 		Size:     q.int("page_size", 20, 1, 100),
@@ -165,8 +165,12 @@ func (q *query) page() models.Page {
 		Start:    q.time("start_datetime"),
 		End:      q.time("end_datetime"),
 	}
-	if p.BeforeID != nil && p.AfterID != nil {
+	q.cursor(&p)
+	switch {
+	case p.BeforeID != nil && p.AfterID != nil:
 		q.fail("give before_id or after_id, not both")
+	case (p.BeforeID != nil || p.AfterID != nil) && (p.Before != nil || p.After != nil):
+		q.fail("give cursor or before_id or after_id, not two of them")
 	}
 	if p.Start != nil && p.End != nil && !p.Start.Before(*p.End) {
 		q.fail("start_datetime must be before end_datetime")

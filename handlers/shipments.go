@@ -247,7 +247,7 @@ func listShipments(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, listResponse("shipments", rows, more))
+		return c.JSON(http.StatusOK, pageResponse("shipments", rows, more, f.Page))
 	}
 }
 

@@ -16,13 +16,42 @@ import (
 // names no row.
 var ErrInvalidCursor = errors.New("the cursor names no row")
 
+// Key is a row's place in a list: its (created_at, id). A key stays a
+// valid bound after its row is deleted, unlike the row's id.
+type Key struct {
+	At time.Time
+	ID uuid.UUID
+}
+
+// Keyed is a row of a list, which knows its Key.
+type Keyed interface {
+	ListKey() Key
+}
+
+// ListKey returns the address's place in the list of addresses.
+func (a Address) ListKey() Key { return Key{a.CreatedAt.Time, a.ID} }
+
+// ListKey returns the shipment's place in the list of shipments.
+func (sh Shipment) ListKey() Key { return Key{sh.CreatedAt.Time, sh.ID} }
+
+// ListKey returns the summary's place in the list of summaries.
+func (a AnalyticsSummary) ListKey() Key { return Key{a.CreatedAt.Time, a.ID} }
+
+// ListKey returns the row's place in the list of carrier performance.
+func (cp CarrierPerformance) ListKey() Key { return Key{cp.CreatedAt.Time, cp.ID} }
+
+// ListKey returns the sample's place in the list of system metrics.
+func (m SystemMetric) ListKey() Key { return Key{m.CreatedAt.Time, m.ID} }
+
 // Page selects one page of a list: newest first by (created_at, id), at
-// most Size rows, older than BeforeID or newer than AfterID (at most one
-// of them), created in [Start, End).
+// most Size rows, older than BeforeID or Before, or newer than AfterID or
+// After (at most one of the four), created in [Start, End).
 type Page struct {
 	Size     int
 	BeforeID *uuid.UUID
 	AfterID  *uuid.UUID
+	Before   *Key
+	After    *Key
 	Start    *time.Time
 	End      *time.Time
 }
@@ -43,18 +72,23 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page, find fun
 	newerFirst := true
 	var cursor *uuid.UUID
 	for _, cur := range []struct {
-		id *uuid.UUID
-		op string
-	}{{p.BeforeID, "<"}, {p.AfterID, ">"}} {
-		if cur.id == nil {
+		id  *uuid.UUID
+		key *Key
+		op  string
+	}{{p.BeforeID, nil, "<"}, {p.AfterID, nil, ">"}, {nil, p.Before, "<"}, {nil, p.After, ">"}} {
+		switch {
+		case cur.id != nil:
+			// The cursor's created_at is read in the same statement. A
+			// cursor naming no row compares with NULL and matches nothing;
+			// only an empty page then needs to ask whether it exists.
+			cursor = cur.id
+			q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+
+				" ((SELECT c.created_at FROM "+table+" AS c WHERE c.id = ?), ?)", *cur.id, *cur.id)
+		case cur.key != nil:
+			q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+" (?, ?)", cur.key.At, cur.key.ID)
+		default:
 			continue
 		}
-		// The cursor's created_at is read in the same statement. A cursor
-		// naming no row compares with NULL and matches nothing; only an
-		// empty page then needs to ask whether it exists.
-		cursor = cur.id
-		q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+
-			" ((SELECT c.created_at FROM "+table+" AS c WHERE c.id = ?), ?)", *cur.id, *cur.id)
 		if cur.op == ">" {
 			// Walk forward from the cursor, then present newest first.
 			order, newerFirst = table+".created_at ASC, "+table+".id ASC", false

@@ -8,6 +8,10 @@
 -- The cursor is a random shipment with that status (helper table
 -- bench_list_ids), before_id or after_id with even odds, as in the HTTP
 -- load; that lookup costs the ceiling a little.
+--
+-- A page read with cursor= (next_cursor, previous_cursor) is the same
+-- statement with the cursor's (created_at, id) bound in place of the
+-- subquery; the load pages by id, as EasyPost clients do.
 \set n random(1, :nlist)
 \set older random(0, 1)
 SELECT id AS cursor FROM bench_list_ids WHERE n = :n \gset
