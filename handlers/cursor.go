@@ -64,12 +64,17 @@ func (q *query) cursor(p *models.Page) {
 	}
 }
 
+// keyed is a row of a list, which knows its place in it.
+type keyed interface {
+	ListKey() models.Key
+}
+
 // pageResponse is listResponse with the cursors of the pages beside it:
 // next_cursor (older rows) and previous_cursor (newer rows), each left out
 // where the list is known to end, as it was read: on an empty page; with
 // no more rows in the direction of travel; before the first row of a
 // first page, read without a cursor.
-func pageResponse[T models.Keyed](plural string, items []T, more bool, p models.Page) map[string]any {
+func pageResponse[T keyed](plural string, items []T, more bool, p models.Page) map[string]any {
 	body := listResponse(plural, items, more)
 	if len(items) == 0 {
 		return body

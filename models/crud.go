@@ -23,11 +23,6 @@ type Key struct {
 	ID uuid.UUID
 }
 
-// Keyed is a row of a list, which knows its Key.
-type Keyed interface {
-	ListKey() Key
-}
-
 // ListKey returns the address's place in the list of addresses.
 func (a Address) ListKey() Key { return Key{a.CreatedAt.Time, a.ID} }
 
