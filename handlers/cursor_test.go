@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -156,6 +157,7 @@ func TestCursorRefused(t *testing.T) {
 		"padded":          p.next + "=",
 		"longer":          p.next + "AAAA",
 		"standard base64": strings.NewReplacer("-", "+", "_", "/").Replace(p.next) + "+",
+		"SQL":             url.QueryEscape("' OR 1=1 --"),
 	} {
 		rec, body := f.send(t, http.MethodGet, "/v1/shipments?cursor="+cursor, key, "")
 		checkProblem(t, rec.Code, rec.Header(), body, http.StatusBadRequest, "bad_request")
