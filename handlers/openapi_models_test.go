@@ -157,13 +157,13 @@ func TestSpecAgreesWithModels(t *testing.T) {
 // schema lacks, a document edited out of step with the model, and a patch
 // type whose field apply ignores each fail it.
 func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
-	type shipmentWithInsurance struct {
+	type shipmentWithFee struct {
 		models.Shipment
-		InsuranceAmount *models.Money `gorm:"type:numeric(12,2)" json:"insurance_amount"`
+		UndocumentedFee *models.Money `gorm:"type:numeric(12,2)" json:"undocumented_fee"`
 	}
-	type createWithInsurance struct {
+	type createWithFee struct {
 		shipmentCreate
-		InsuranceAmount *models.Money `json:"insurance_amount"`
+		UndocumentedFee *models.Money `json:"undocumented_fee"`
 	}
 	var base resourceContract
 	for _, c := range resourceContracts {
@@ -178,15 +178,15 @@ func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 	}{
 		{"model field missing from the spec", func() resourceContract {
 			c := base
-			c.model = shipmentWithInsurance{}
+			c.model = shipmentWithFee{}
 			return c
-		}(), "Shipment.insurance_amount: the model has it, the response schema (GET /v1/shipments/{id} 200) does not"},
+		}(), "Shipment.undocumented_fee: the model has it, the response schema (GET /v1/shipments/{id} 200) does not"},
 		{"request field missing from the spec", func() resourceContract {
 			c := base
-			c.model = shipmentWithInsurance{}
-			c.body = createWithInsurance{}
+			c.model = shipmentWithFee{}
+			c.body = createWithFee{}
 			return c
-		}(), "Shipment.insurance_amount: the create type handlers.createWithInsurance has it, the create schema (POST /v1/shipments) does not"},
+		}(), "Shipment.undocumented_fee: the create type handlers.createWithFee has it, the create schema (POST /v1/shipments) does not"},
 	}
 	for _, tt := range tests {
 		got := specModelProblems(t, openAPIDocJSON, []resourceContract{tt.c})
