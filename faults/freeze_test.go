@@ -78,8 +78,10 @@ func TestFrozenDatabase(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	thaw()
+	// Taken before SIGCONT goes out: the processes resume one by one, and
+	// a read may be answered before thaw returns.
 	thawedAt := time.Now()
+	thaw()
 	time.Sleep(recoveryLimit + time.Second)
 	stopReaders()
 	cl.close()
