@@ -83,10 +83,10 @@ func TestPoolExhausted(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+	releasedAt := time.Now() // before COMMIT: a waiting read may finish the moment it lands
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	releasedAt := time.Now()
 
 	var after sync.WaitGroup
 	for i := range 16 {
