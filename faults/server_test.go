@@ -166,9 +166,13 @@ func (s *server) metric(t *testing.T, series string) float64 {
 
 // checkSettled checks that, within settleLimit of the load's end, the
 // application pool has no connection in use and the goroutines are back
-// within goroutineSlack of baseline; and that the cluster never had more
-// sessions of the pool than maxConns (seen, the most the test observed
-// during the load).
+// within goroutineSlack of baseline; that after the load the cluster has
+// no more sessions of the pool than maxConns; and that during the load
+// (seen, the most the test observed) it had at most twice that. A
+// connection cut by a request's deadline leaves the pool at once, but its
+// server session lingers until the server notices (behind a lock, until
+// the lock is released), so a replacement can briefly overlap it; a leak
+// would grow past any such bound.
 func (s *server) checkSettled(t *testing.T, c *cluster, baseline float64, maxConns, seen int) (goroutines float64) {
 	t.Helper()
 	var inUse float64
@@ -200,7 +204,7 @@ func (s *server) checkSettled(t *testing.T, c *cluster, baseline float64, maxCon
 	case n > maxConns:
 		t.Errorf("connection leak: pg_stat_activity has %d sessions of application_name waybill after the load, DB_MAX_OPEN_CONNS is %d", n, maxConns)
 	}
-	if seen > maxConns {
+	if seen > 2*maxConns {
 		t.Errorf("connection leak: pg_stat_activity had %d sessions of application_name waybill during the load, DB_MAX_OPEN_CONNS is %d", seen, maxConns)
 	}
 	return goroutines
