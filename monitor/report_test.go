@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,11 @@ func terminate(t *testing.T, pid int) {
 			return
 		}
 		defer db.Close()
-		_, _ = db.Exec("SELECT pg_terminate_backend($1)", pid)
+		// Only a session in one of this process's test databases: by
+		// now the pid may be another backend's (pids are reused, and this
+		// machine's pid_max is 32768), perhaps another test run's.
+		_, _ = db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND datname LIKE $2`,
+			pid, fmt.Sprintf("waybill_t_%d_%%", os.Getpid()))
 	})
 }
 
