@@ -136,12 +136,26 @@ func (s *Server) Drop(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	id := pgx.Identifier{name}.Sanitize()
-	if _, err := s.conn.Exec(ctx, "ALTER DATABASE "+id+" WITH IS_TEMPLATE false"); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name: already gone
-			return nil
-		}
+	// A template must stop being one first. A database a DROP left half
+	// done is marked invalid (datconnlimit -2, PostgreSQL 15.4 and later):
+	// ALTER DATABASE on it is FATAL, which would end this connection, but
+	// DROP finishes it.
+	var template, invalid bool
+	err := s.conn.QueryRow(ctx, "SELECT datistemplate, datconnlimit = -2 FROM pg_database WHERE datname = $1", name).Scan(&template, &invalid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	if template && !invalid {
+		if _, err := s.conn.Exec(ctx, "ALTER DATABASE "+id+" WITH IS_TEMPLATE false"); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name: gone meanwhile
+				return nil
+			}
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
 	}
 	if _, err := s.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+id+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop %s: %w", name, err)

@@ -106,6 +106,19 @@ func TestServerDatabases(t *testing.T) {
 		t.Errorf("%s exists after Drop", name("a"))
 	}
 
+	// A database a DROP left half done is invalid (what PostgreSQL 15.4
+	// and later write for it): ALTER DATABASE on it would be FATAL and end
+	// the connection. Drop finishes it, and the connection goes on.
+	if _, err := s.Conn().Exec(ctx, "UPDATE pg_database SET datconnlimit = -2 WHERE datname = $1", name("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drop(name("b")); err != nil {
+		t.Errorf("Drop(invalid %s): %v", name("b"), err)
+	}
+	if ok, err := s.Exists(ctx, name("b")); err != nil || ok {
+		t.Errorf("after dropping an invalid database: Exists = %v, %v; want false on a live connection", ok, err)
+	}
+
 	dead, alive := fmt.Sprintf("%sorphan_%d_x", prefix, deadPID(t)), fmt.Sprintf("%sorphan_%d_x", prefix, os.Getpid())
 	for _, n := range []string{dead, alive} {
 		if err := s.Create(ctx, n); err != nil {

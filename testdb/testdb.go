@@ -127,12 +127,14 @@ func makeTemplate() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	name := nextName() + "_tpl"
-	err := onServer(ctx, func(s *pgcluster.Server) error {
-		// Databases left by test processes that no longer exist (a run
-		// killed before its cleanup).
+	// Databases left by test processes that no longer exist (a run killed
+	// before its cleanup), on a connection of their own: whatever happens
+	// to it cannot stop the template.
+	_ = onServer(ctx, func(s *pgcluster.Server) error {
 		s.DropOrphans(ctx, prefix, ownName, nil)
-		return s.Create(ctx, name)
+		return nil
 	})
+	err := onServer(ctx, func(s *pgcluster.Server) error { return s.Create(ctx, name) })
 	if err != nil {
 		return "", err
 	}
