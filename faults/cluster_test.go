@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/waybill/waybill/pgcluster"
+	"github.com/waybill/waybill/testdb"
 )
 
 // password is in every DSN the server gets. The clusters trust local
@@ -84,40 +85,13 @@ type cluster struct {
 	key  string // an API key with write scope
 }
 
-// startCluster initializes and starts a cluster on a free port, migrates
-// it with `waybill migrate up` and creates an API key with `waybill apikey
-// create`. It skips the test if the machine has no initdb and pg_ctl.
+// startCluster starts a cluster of its own (testdb.StartCluster: stopped
+// and removed when the test ends), migrates it with `waybill migrate up`
+// and creates an API key with `waybill apikey create`.
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	bin, ok := pgcluster.Find()
-	if !ok {
-		t.Skip("no PostgreSQL server programs (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin; " +
-			"install them (apt install postgresql; .ci/run does)")
-	}
-	dir, err := os.MkdirTemp("", "waybill-faults-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	// As root, PostgreSQL runs as postgres, which must reach the cluster.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := pgcluster.New(bin, filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{Cluster: pc}
-	if err := pc.Init(context.Background(), "max_connections = 60"); err != nil {
-		t.Fatal(err)
-	}
-	if c.port, err = pgcluster.FreePort(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.stop(t) }) // Start may leave a server up when it fails
-	if err := pc.Start(c.port); err != nil {
-		t.Fatal(err)
-	}
+	pc, port := testdb.StartCluster(t, "max_connections = 60")
+	c := &cluster{Cluster: pc, port: port}
 	c.dsn = fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", password, c.port)
 
 	env := []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + c.dsn, "LOG_LEVEL=warn"}
@@ -146,19 +120,6 @@ func runWaybill(t *testing.T, env []string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("%w: %s", err, stderr.String())
 	}
 	return string(out), nil
-}
-
-// stop stops the server, if one runs, and reaps its postmaster.
-func (c *cluster) stop(t *testing.T) {
-	pid, pidErr := c.PID()
-	if err := c.Stop(); err != nil {
-		t.Errorf("stop the cluster: %v", err)
-	}
-	if pidErr == nil {
-		if err := waitGone([]int{pid}, 30*time.Second); err != nil {
-			t.Errorf("after stopping the cluster: %v", err)
-		}
-	}
 }
 
 // restart restarts the server with pg_ctl restart -m mode and reaps the

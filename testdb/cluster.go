@@ -17,6 +17,15 @@ import (
 // t if the machine has no initdb and pg_ctl.
 func Cluster(t testing.TB, settings ...string) string {
 	t.Helper()
+	_, port := StartCluster(t, settings...)
+	return pgcluster.URL(port)
+}
+
+// StartCluster is Cluster for tests that act on the server itself
+// (restart it, signal it): it returns the cluster and the port it listens
+// on.
+func StartCluster(t testing.TB, settings ...string) (*pgcluster.Cluster, int) {
+	t.Helper()
 	bin, ok := pgcluster.Find()
 	if !ok {
 		t.Fatal("testdb: no PostgreSQL server programs (initdb and pg_ctl) on PATH or in /usr/lib/postgresql/*/bin: " +
@@ -61,7 +70,7 @@ func Cluster(t testing.TB, settings ...string) string {
 			err = c.Start(port)
 		}
 		if err == nil {
-			return pgcluster.URL(port)
+			return c, port
 		}
 		if attempt == 3 {
 			t.Fatalf("testdb: start the cluster: %v", err)
