@@ -23,6 +23,7 @@ import (
 	"github.com/waybill/waybill/dbhealth"
 	"github.com/waybill/waybill/metrics"
 	"github.com/waybill/waybill/models"
+	"github.com/waybill/waybill/web"
 )
 
 // Options are the HTTP layer's dependencies and settings.
@@ -96,6 +97,12 @@ func New(o Options) *echo.Echo {
 	get(e.Add, "/problems/:code", problemDoc)
 	get(e.Add, "/openapi.json", openAPIJSON)
 	get(e.Add, "/openapi.yaml", openAPIYAML)
+	// The console and the API reference (package web): static pages that
+	// call /v1 with a key the user pastes, with their own strict headers.
+	site := echo.WrapHandler(web.Handler())
+	for _, p := range []string{"/console", "/console/*", "/docs", "/docs/*"} {
+		get(e.Add, p, site)
+	}
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
