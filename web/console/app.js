@@ -69,9 +69,11 @@ let promptMessage = "";
 
 function keyPrompt() {
   document.title = "API key · Waybill";
-  const input = h("input", { id: "api-key", name: "api-key", type: "password", required: true,
+  // No name: a form submitted without this script (or by form.submit())
+  // sends nothing, so the key can never land in a URL.
+  const input = h("input", { id: "api-key", type: "password", required: true,
     autocomplete: "off", spellcheck: "false", "aria-describedby": "api-key-hint" });
-  const form = h("form", { class: "card key-prompt", onsubmit: (ev) => {
+  const form = h("form", { class: "card key-prompt", method: "post", onsubmit: (ev) => {
     ev.preventDefault();
     const key = input.value.trim();
     if (!key) return;

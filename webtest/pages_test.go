@@ -1,0 +1,84 @@
+package webtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowser runs every browser test on one server and one browser, each
+// in a tab of its own.
+func TestBrowser(t *testing.T) {
+	start := time.Now()
+	s := newSite(t)
+	t.Logf("server and browser up in %v; screenshots in %s", time.Since(start).Round(time.Millisecond), s.shots)
+	t.Run("Harness", func(t *testing.T) { testHarness(t, s) })
+	t.Run("Pages", func(t *testing.T) { testPages(t, s) })
+	t.Run("Docs", func(t *testing.T) { testDocs(t, s) })
+	t.Logf("browser suite: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// testPages loads every page of the console, checks it shows what it is
+// for, and takes its screenshots.
+func testPages(t *testing.T, s *site) {
+	tb := s.newTab(t)
+	tb.login()
+	_, _, list := s.api(t, "GET", "/v1/shipments?page_size=1", nil)
+	id := list["shipments"].([]any)[0].(map[string]any)["id"].(string)
+	for _, p := range []struct{ name, path, ready string }{
+		{"dashboard", "/console/", "#per-day canvas"},
+		{"shipments", "/console/shipments", "table.list tbody tr"},
+		{"shipment", "/console/shipments/" + id, "#edit-shipment"},
+		{"create", "/console/new", "#create-shipment"},
+		{"health", "/console/health", "#pool-used"},
+	} {
+		tb.open(p.path)
+		tb.do(chromedp.WaitVisible(chromedp.CSS(p.ready)))
+		if h1 := tb.text("h1"); h1 == "" || strings.Contains(h1, "Paste your API key") {
+			t.Errorf("%s: heading %q", p.path, h1)
+		}
+		tb.screenshots(p.name, p.ready, true)
+	}
+}
+
+// testDocs loads the API reference and checks that it lists the API's
+// operations from /openapi.json.
+func testDocs(t *testing.T, s *site) {
+	tb := s.newTab(t)
+	tb.open("/docs")
+	tb.do(chromedp.WaitVisible(chromedp.CSS(`#operations-shipments-listShipments`)))
+	tb.screenshots("docs", "#operations-shipments-listShipments", false)
+}
+
+// testHarness checks that a tab notices what the other tests rely on it
+// to notice: a console error, an uncaught exception, a 404, a request
+// the CSP blocks and an alert; and lets an expected answer through.
+func testHarness(t *testing.T, s *site) {
+	tb := s.newTab(t)
+	tb.open("/console/")
+	tb.do(chromedp.WaitVisible(chromedp.ID("api-key")))
+	tb.expect(404, "/expected-404")
+	eval[chromedp.Void](tb, `fetch("/expected-404").then(() => {
+		console.error("boom");
+		setTimeout(() => { throw new Error("uncaught"); });
+		fetch("/unexpected-404");
+		fetch("https://example.invalid/").catch(() => {});
+		setTimeout(() => alert("hi"), 10);
+	}); undefined`)
+	tb.do(chromedp.Sleep(500 * time.Millisecond))
+	tb.mu.Lock()
+	got := strings.Join(tb.bad, "\n")
+	tb.bad = nil
+	tb.mu.Unlock()
+	for _, want := range []string{"console.error: \"boom\"", "uncaught exception", "/unexpected-404 answered 404",
+		"example.invalid", "a dialog opened: alert \"hi\""} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the tab did not notice %q; it saw:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "/expected-404 answered") {
+		t.Errorf("an expected 404 was reported:\n%s", got)
+	}
+}
