@@ -35,7 +35,8 @@ Runs Waybill locally with no setup. The database is the first of:
 
 Then it applies the migrations, loads a small demo data set if there are
 no shipments, creates an API key with write scope, prints the key, the
-URL and the DATABASE_URL that other commands (apikey, seed, monitor) can
+URL, the web console's URL (/console/, where the key is pasted) and the
+DATABASE_URL that other commands (apikey, seed, monitor) can
 use meanwhile, and serves on HTTP_ADDR (default 127.0.0.1:8080) until
 Ctrl-C.`
 
@@ -175,6 +176,8 @@ func printDevBanner(w io.Writer, addr, key string, example uuid.UUID, db devDB) 
 Waybill is running in dev mode.
 
   URL       %s
+  Console   %s/console/   (paste the API key there; it is never in a URL)
+  API docs  %s/docs
   API key   %s   (scope write; a new one each run)
   Database  %s   (%s)
 
@@ -186,7 +189,7 @@ Waybill is running in dev mode.
 
 Press Ctrl-C to stop.
 
-`, url, key, config.MaskURL(db.url), db.where, key, url, path, otherCommands)
+`, url, url, url, key, config.MaskURL(db.url), db.where, key, url, path, otherCommands)
 }
 
 // shellQuote quotes s as one word for a POSIX shell.

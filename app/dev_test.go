@@ -61,6 +61,19 @@ func TestDevLocalCluster(t *testing.T) {
 	if url := printed(t, s, `URL\s+(\S+)`); url != s.base {
 		t.Errorf("dev printed the URL %s, want %s (HTTP_ADDR)", url, s.base)
 	}
+	// The console's URL is printed without the key (the user pastes it).
+	console := printed(t, s, `Console\s+(\S+)`)
+	if console != s.base+"/console/" || strings.Contains(console, key) {
+		t.Errorf("dev printed the console URL %s, want %s/console/", console, s.base)
+	}
+	if resp, err := http.Get(console); err != nil {
+		t.Errorf("GET %s: %v", console, err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", console, resp.StatusCode)
+		}
+	}
 	// The printed DATABASE_URL lets another command reach dev's cluster
 	// while dev runs: a key it creates works on dev's server.
 	dbURL := printed(t, s, `DATABASE_URL='([^']+)' go run \. apikey create`)
