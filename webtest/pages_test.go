@@ -16,6 +16,9 @@ func TestBrowser(t *testing.T) {
 	t.Logf("server and browser up in %v; screenshots in %s", time.Since(start).Round(time.Millisecond), s.shots)
 	t.Run("Harness", func(t *testing.T) { testHarness(t, s) })
 	t.Run("Pages", func(t *testing.T) { testPages(t, s) })
+	t.Run("KeyPrompt", func(t *testing.T) { testKeyPrompt(t, s) })
+	t.Run("Dashboard", func(t *testing.T) { testDashboard(t, s) })
+	t.Run("Shipments", func(t *testing.T) { testShipments(t, s) })
 	t.Run("Docs", func(t *testing.T) { testDocs(t, s) })
 	t.Logf("browser suite: %v", time.Since(start).Round(time.Millisecond))
 }

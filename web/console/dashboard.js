@@ -69,7 +69,13 @@ export async function dashboard(ctx, params) {
   const chart = h("div", { class: "chart", id: "per-day", role: "img",
     "aria-label": `Shipments per day, ${r.start_date} to ${r.end_date}` });
   parts.push(
-    h("section", { class: "card" }, h("h2", {}, "Shipments per day"), chart),
+    h("section", { class: "card" }, h("h2", {}, "Shipments per day"), chart,
+      // The chart's figures as a table, for screen readers.
+      h("table", { class: "sr-only", id: "per-day-table" },
+        h("caption", {}, "Shipments per day"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Shipments"))),
+        h("tbody", {}, d.by_date.map((p) => h("tr", { "data-date": p.date },
+          h("td", {}, p.date), h("td", { class: "num" }, p.shipments)))))),
     h("div", { class: "two" },
       h("section", { class: "card" }, h("h2", {}, "Carrier mix"), carrierMix(d.by_carrier, s.total_shipments)),
       h("section", { class: "card" }, h("h2", {}, "Cost per carrier"), costPerCarrier(d.by_carrier))),
@@ -147,17 +153,18 @@ function costPerCarrier(byCarrier) {
   return out;
 }
 
-function table(caption, head, rows) {
+// table has the columns head; those from numFrom on are numbers.
+function table(caption, head, numFrom, rows) {
   return h("div", { class: "table-wrap" },
     h("table", {},
       h("caption", { class: "sr-only" }, caption),
-      h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, head.map((c, i) => h("th", { scope: "col", class: i >= numFrom ? "num" : null }, c)))),
       h("tbody", {}, rows)));
 }
 
 function carrierTable(byCarrier) {
   return table("Carriers",
-    ["Carrier", "Shipments", "Delivered", "On-time rate", "Total cost", "Average cost"],
+    ["Carrier", "Shipments", "Delivered", "On-time rate", "Total cost", "Average cost"], 1,
     byCarrier.map((c) => h("tr", { "data-carrier": carrierName(c.carrier) },
       h("td", {}, carrierName(c.carrier)),
       h("td", { class: "num" }, c.shipments),
@@ -171,7 +178,7 @@ const place = (p) => [p.city, p.state, p.country].filter(Boolean).join(", ");
 
 function routesTable(routes) {
   if (!routes.length) return empty("No routes.");
-  return table("Top routes", ["From", "To", "Shipments"],
+  return table("Top routes", ["From", "To", "Shipments"], 2,
     routes.map((r) => h("tr", {},
       h("td", {}, place(r.origin)), h("td", {}, place(r.destination)),
       h("td", { class: "num" }, r.shipments))));

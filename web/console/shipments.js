@@ -39,7 +39,7 @@ export async function shipments(ctx, params) {
   field("Mode", "mode", { value: params.get("mode") || "", options: [["", "Any"], ["test", "test"], ["production", "production"]] }),
   field("Created from", "from", { type: "date", value: params.get("from") || "" }),
   field("Created to", "to", { type: "date", value: params.get("to") || "" }),
-  field("Per page", "page_size", { value: params.get("page_size") || "", options: [["", "20"], ["50", "50"], ["100", "100"]] }),
+  field("Per page", "page_size", { value: params.get("page_size") || "", options: [["10", "10"], ["", "20"], ["50", "50"], ["100", "100"]] }),
   h("div", { class: "actions" },
     h("button", { type: "submit" }, "Filter"),
     h("a", { href: "/console/shipments", class: "button secondary" }, "Clear")));
