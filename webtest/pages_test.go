@@ -19,6 +19,9 @@ func TestBrowser(t *testing.T) {
 	t.Run("KeyPrompt", func(t *testing.T) { testKeyPrompt(t, s) })
 	t.Run("Dashboard", func(t *testing.T) { testDashboard(t, s) })
 	t.Run("Shipments", func(t *testing.T) { testShipments(t, s) })
+	t.Run("Create", func(t *testing.T) { testCreate(t, s) })
+	t.Run("Conflict", func(t *testing.T) { testConflict(t, s) })
+	t.Run("XSS", func(t *testing.T) { testXSS(t, s) })
 	t.Run("Docs", func(t *testing.T) { testDocs(t, s) })
 	t.Logf("browser suite: %v", time.Since(start).Round(time.Millisecond))
 }
