@@ -8,55 +8,13 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
-// addressPatch is the body of PATCH /v1/addresses/{id}.
-type addressPatch struct {
-	EasyPostID      Optional[string]      `json:"easypost_id"`
-	Name            Optional[string]      `json:"name"`
-	Company         Optional[string]      `json:"company"`
-	Street1         Optional[string]      `json:"street1"`
-	Street2         Optional[string]      `json:"street2"`
-	City            Optional[string]      `json:"city"`
-	State           Optional[string]      `json:"state"`
-	Zip             Optional[string]      `json:"zip"`
-	Country         Optional[string]      `json:"country"`
-	Phone           Optional[string]      `json:"phone"`
-	Email           Optional[string]      `json:"email"`
-	Residential     Optional[bool]        `json:"residential"`
-	Verifications   Optional[models.JSON] `json:"verifications"`
-	CarrierFacility Optional[string]      `json:"carrier_facility"`
-	FederalTaxID    Optional[string]      `json:"federal_tax_id"`
-	StateTaxID      Optional[string]      `json:"state_tax_id"`
-}
-
-func (in *addressPatch) apply(a *models.Address) ([]string, error) {
-	var p patch
-	nullable(&p, in.EasyPostID, &a.EasyPostID, "easypost_id")
-	nullable(&p, in.Name, &a.Name, "name")
-	nullable(&p, in.Company, &a.Company, "company")
-	required(&p, in.Street1, &a.Street1, "street1", "street1")
-	nullable(&p, in.Street2, &a.Street2, "street2")
-	required(&p, in.City, &a.City, "city", "city")
-	nullable(&p, in.State, &a.State, "state")
-	required(&p, in.Zip, &a.Zip, "zip", "zip")
-	required(&p, in.Country, &a.Country, "country", "country")
-	nullable(&p, in.Phone, &a.Phone, "phone")
-	nullable(&p, in.Email, &a.Email, "email")
-	nullable(&p, in.Residential, &a.Residential, "is_residential")
-	document(&p, in.Verifications, &a.Verifications, "verifications")
-	nullable(&p, in.CarrierFacility, &a.CarrierFacility, "carrier_facility")
-	nullable(&p, in.FederalTaxID, &a.FederalTaxID, "federal_tax_id")
-	nullable(&p, in.StateTaxID, &a.StateTaxID, "state_tax_id")
-	return p.result()
-}
-
 // createAddress serves POST /v1/addresses.
 func createAddress(store *models.Store) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		var in addressInput
-		if err := decode(c, &in, false); err != nil {
+		a := new(models.Address)
+		if err := decode(c, a); err != nil {
 			return err
 		}
-		a := in.model()
 		if err := store.CreateAddress(c.Request().Context(), a); err != nil {
 			return err
 		}
@@ -89,15 +47,15 @@ func patchAddress(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		var in addressPatch
-		if err := decode(c, &in, true); err != nil {
+		in, err := decodePatch[models.Address](c)
+		if err != nil {
 			return err
 		}
 		a, err := store.UpdateAddress(c.Request().Context(), id, func(cur models.AddressUsage, a *models.Address) ([]string, error) {
 			if err := checkIfMatch(c.Request(), cur); err != nil {
 				return nil, err
 			}
-			return in.apply(a)
+			return in.apply(a), nil
 		})
 		if err != nil {
 			return err

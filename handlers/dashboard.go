@@ -45,8 +45,8 @@ func dashboard(store *models.Store) echo.HandlerFunc {
 
 // rollupRequest is the body of POST /v1/analytics/rollups.
 type rollupRequest struct {
-	StartDate *models.Date `json:"start_date"`
-	EndDate   *models.Date `json:"end_date"`
+	StartDate models.Date `json:"start_date"`
+	EndDate   models.Date `json:"end_date"`
 }
 
 // rollups serves POST /v1/analytics/rollups (docs/analytics.md): it
@@ -57,10 +57,10 @@ type rollupRequest struct {
 func rollups(store *models.Store) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var in rollupRequest
-		if err := decode(c, &in, false); err != nil {
+		if err := decode(c, &in); err != nil {
 			return err
 		}
-		res, err := store.Rollup(c.Request().Context(), deref(in.StartDate, models.Date{}), deref(in.EndDate, models.Date{}))
+		res, err := store.Rollup(c.Request().Context(), in.StartDate, in.EndDate)
 		if err != nil {
 			return err
 		}

@@ -20,27 +20,68 @@ import (
 	"github.com/waybill/waybill/models"
 )
 
-// readOnly names the fields a client may read but never send.
-var readOnly = map[string]bool{"id": true, "created_at": true, "updated_at": true}
-
-// decode reads the request's JSON body into dst, a request type (never a
-// model). It answers
-//   - 415 unless the body is JSON (application/json, or
-//     application/merge-patch+json when mergePatch);
+// decode reads the request's JSON body into dst, a pointer to the model
+// (or, for a body that is not a resource, the type) the route fills, as
+// the route's request schema in the document says (see bodyContract):
+// keys the schema lacks are refused, and properties the body leaves out
+// take the schema's default. It answers
+//   - 415 unless the body is application/json;
 //   - 400 for invalid UTF-8, malformed JSON, trailing data, a body that is
 //     not an object, a key given twice in one object (named by its JSON
 //     path), and values of the wrong type;
 //   - 422 for unknown fields, read-only fields and keys that differ from
-//     a field name only in case, each named by its JSON path.
-func decode(c echo.Context, dst any, mergePatch bool) error {
+//     a field name only in case, null for a field that cannot be null,
+//     and values that break their type's own rules (money's two decimals,
+//     dates, UUIDs), each named by its JSON path.
+func decode(c echo.Context, dst any) error {
+	_, err := decodeRequest(c, dst, false)
+	return err
+}
+
+// mergePatch is a decoded JSON merge patch (RFC 7396) of a T: value holds
+// the members it sets (null clears a nullable field), fields their indexes
+// in T. A document field (models.JSON) is replaced whole.
+type mergePatch[T any] struct {
+	value  T
+	fields []int
+}
+
+// decodePatch reads a merge patch of a T (application/merge-patch+json or
+// application/json) as decode does, but without defaults.
+func decodePatch[T any](c echo.Context) (mergePatch[T], error) {
+	var p mergePatch[T]
+	fields, err := decodeRequest(c, &p.value, true)
+	p.fields = fields
+	return p, err
+}
+
+// apply writes the patch's members into dst and returns the names of the
+// fields it changed, for the store to write.
+func (p mergePatch[T]) apply(dst *T) []string {
+	src, to := reflect.ValueOf(&p.value).Elem(), reflect.ValueOf(dst).Elem()
+	names := make([]string, 0, len(p.fields))
+	for _, i := range p.fields {
+		to.Field(i).Set(src.Field(i))
+		names = append(names, to.Type().Field(i).Name)
+	}
+	return names
+}
+
+// decodeRequest is decode, and decodePatch when mergePatch; it returns
+// the indexes of dst's fields the body gives.
+func decodeRequest(c echo.Context, dst any, mergePatch bool) ([]int, error) {
+	bc, err := contractFor(c, dst)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkContentType(c, mergePatch); err != nil {
-		return err
+		return nil, err
 	}
 	body, err := readBody(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return decodeBytes(body, dst)
+	return decodeBytes(body, bc, dst, mergePatch)
 }
 
 // readBody reads the whole request body. A body over BODY_LIMIT is 413
@@ -74,49 +115,50 @@ func checkContentType(c echo.Context, mergePatch bool) error {
 	return newError("unsupported_media", "Content-Type must be %s", want)
 }
 
-// decodeBytes is decode without the HTTP: the body's bytes into dst.
-func decodeBytes(body []byte, dst any) error {
+// decodeBytes is decodeRequest without the HTTP: the body's bytes into
+// dst, following bc.
+func decodeBytes(body []byte, bc *bodyContract, dst any, mergePatch bool) ([]int, error) {
 	if !utf8.Valid(body) {
-		return newError("bad_request", "the body is not valid UTF-8")
+		return nil, newError("bad_request", "the body is not valid UTF-8")
 	}
 	// First pass: well-formed JSON, one value, an object.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return newError("bad_request", "malformed JSON: %s", jsonProblem(err))
+		return nil, newError("bad_request", "malformed JSON: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return newError("bad_request", "unexpected data after the JSON value")
+		return nil, newError("bad_request", "unexpected data after the JSON value")
 	}
 	obj, ok := doc.(map[string]any)
 	if !ok {
-		return newError("bad_request", "the body must be a JSON object")
+		return nil, newError("bad_request", "the body must be a JSON object")
 	}
 	// Bodies are strict: a key given twice in one object would otherwise
 	// be settled silently (the last one wins).
 	if path := duplicateKey(body); path != "" {
-		return newError("bad_request", "%s: the key is given more than once in its object", path)
+		return nil, newError("bad_request", "%s: the key is given more than once in its object", path)
 	}
-	// Second pass: every key is a field of the request type, spelled
-	// exactly, and values with rules of their own (money, times) follow them.
-	var fc fieldCheck
-	fc.walk(obj, reflect.TypeOf(dst), "")
+	// Second pass: every key is in the contract, spelled exactly; values
+	// with rules of their own (money, times) follow them; defaults are set.
+	fc := fieldCheck{mergePatch: mergePatch}
+	fields := fc.object(obj, bc, reflect.ValueOf(dst).Elem(), "")
 	if fc.typeErr != nil {
-		return fc.typeErr
+		return nil, fc.typeErr
 	}
 	if err := fc.v.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	// Third pass: types.
 	if err := json.Unmarshal(body, dst); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return newError("bad_request", "%s: must be %s", typeErr.Field, jsonTypeName(typeErr.Type))
+			return nil, newError("bad_request", "%s: must be %s", typeErr.Field, jsonTypeName(typeErr.Type))
 		}
-		return newError("bad_request", "invalid value: %s", jsonProblem(err))
+		return nil, newError("bad_request", "invalid value: %s", jsonProblem(err))
 	}
-	return nil
+	return fields, nil
 }
 
 // duplicateKey returns the path of the first key that the well-formed
@@ -168,28 +210,76 @@ func findDuplicate(dec *json.Decoder, path string) (string, error) {
 	return "", err
 }
 
-// fieldCheck collects what walk finds: the first value of a wrong JSON
-// type (400) and the invalid fields (422).
+// fieldCheck collects what the second pass finds: the first value of a
+// wrong JSON type (400) and the invalid fields (422).
 type fieldCheck struct {
-	typeErr error
-	v       models.ValidationError
+	mergePatch bool
+	typeErr    error
+	v          models.ValidationError
 }
 
-// walk follows a decoded JSON value alongside the Go type it will decode
-// into, recording unknown and read-only keys with their paths (encoding/json
-// would silently ignore the first and match keys case-insensitively) and
-// the complaints of values that decode themselves.
-func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
-	v := &fc.v
+// object checks the decoded JSON object obj, at path, against its
+// contract bc and v, the struct it will decode into: unknown and read-only
+// keys are recorded with their paths (encoding/json would silently ignore
+// the first and match keys case-insensitively), nested objects are
+// checked in turn, null is refused for a field that cannot hold it, and,
+// except in a merge patch, the defaults of the properties obj leaves out
+// are written into v (the decoding that follows leaves them be). It
+// returns the indexes of v's fields that obj gives.
+func (fc *fieldCheck) object(obj map[string]any, bc *bodyContract, v reflect.Value, path string) []int {
+	fields := jsonFields(v.Type())
+	given := make([]int, 0, len(obj))
+	for key, val := range obj {
+		prop, ok := bc.props[key]
+		switch {
+		case ok:
+			i := fields[key] // contractFor checked that it exists
+			given = append(given, i)
+			fv := v.Field(i)
+			switch sub, isObject := val.(map[string]any); {
+			case val == nil && !canBeNull(fv.Type()):
+				fc.v.Add(join(path, key), "must not be null")
+			case prop.object != nil && isObject:
+				if fv.Kind() == reflect.Pointer {
+					if fv.IsNil() {
+						fv.Set(reflect.New(fv.Type().Elem()))
+					}
+					fv = fv.Elem()
+				}
+				fc.object(sub, prop.object, fv, join(path, key))
+			default:
+				fc.value(val, fv.Type(), join(path, key))
+			}
+		case bc.readOnly[key]:
+			fc.v.Add(join(path, key), "is read-only")
+		default:
+			fc.v.Add(join(path, key), "is not a known field")
+		}
+	}
+	if !fc.mergePatch {
+		for key, prop := range bc.props {
+			if _, given := obj[key]; prop.def != nil && !given {
+				if err := json.Unmarshal(prop.def, v.Field(fields[key]).Addr().Interface()); err != nil {
+					fc.v.Add(join(path, key), "the documented default does not fit")
+				}
+			}
+		}
+	}
+	return given
+}
+
+// value checks a decoded JSON value that decodes into a type with rules of
+// its own (money, times, dates, UUIDs): its complaint is about the value,
+// so it is reported with its path. Other values are judged by the
+// decoding (their JSON type) and the model (their column's limits).
+func (fc *fieldCheck) value(val any, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if val == nil {
+		return
+	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
-		// A value with its own rules (money, times, dates): its complaint
-		// is about the value, so it is reported with its path.
-		if val == nil {
-			return
-		}
 		raw, err := json.Marshal(val)
 		if err == nil {
 			err = reflect.New(t).Interface().(json.Unmarshaler).UnmarshalJSON(raw)
@@ -200,10 +290,8 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 			if fc.typeErr == nil {
 				fc.typeErr = newError("bad_request", "%s: must be %s", path, jsonTypeName(typeErr.Type))
 			}
-		case err != nil && t == optionalUUIDType, t == optionalUUIDType && !canonicalUUID(val):
-			v.Add(path, "must be a UUID")
 		case err != nil:
-			v.Add(path, "%s", err.Error())
+			fc.v.Add(path, "%s", err.Error())
 		}
 		return
 	}
@@ -212,46 +300,36 @@ func (fc *fieldCheck) walk(val any, t reflect.Type, path string) {
 		switch {
 		case t == uuidType && (err != nil || !canonicalUUID(str)):
 			// Not the library's text ("invalid UUID length: 7").
-			v.Add(path, "must be a UUID")
+			fc.v.Add(path, "must be a UUID")
 		case err != nil:
-			v.Add(path, "is not valid: %s", err.Error())
-		}
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := val.(map[string]any)
-		if !ok {
-			return // a type error, reported by the third pass
-		}
-		fields := jsonFields(t)
-		for key, sub := range obj {
-			f, ok := fields[key]
-			switch {
-			case ok:
-				fc.walk(sub, f, join(path, key))
-			case readOnly[key]:
-				v.Add(join(path, key), "is read-only")
-			default:
-				v.Add(join(path, key), "is not a known field")
-			}
-		}
-	case reflect.Slice:
-		if arr, ok := val.([]any); ok && t.Elem().Kind() != reflect.Uint8 {
-			for i, sub := range arr {
-				fc.walk(sub, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
-			}
+			fc.v.Add(path, "is not valid: %s", err.Error())
 		}
 	}
 }
 
-// canonicalUUID reports whether val, a decoded JSON value, is a string
-// parseUUID accepts (null and other types are judged elsewhere).
-func canonicalUUID(val any) bool {
-	str, ok := val.(string)
-	if !ok {
+// canBeNull reports whether a Go value of type t can hold a JSON null: a
+// pointer, or a slice such as models.JSON.
+func canBeNull(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
 		return true
 	}
+	return false
+}
+
+// valueType reports whether t decodes as one value rather than an object
+// of fields: anything but a struct, or a struct that decodes itself (a
+// time, a date).
+func valueType(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) ||
+		reflect.PointerTo(t).Implements(textUnmarshalerType)
+}
+
+// canonicalUUID reports whether str is a UUID parseUUID accepts.
+func canonicalUUID(str string) bool {
 	_, err := parseUUID(str)
 	return err == nil
 }
@@ -260,7 +338,6 @@ var (
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	uuidType            = reflect.TypeFor[uuid.UUID]()
-	optionalUUIDType    = reflect.TypeFor[Optional[uuid.UUID]]()
 )
 
 func join(path, key string) string {
@@ -270,9 +347,9 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// jsonFields maps a struct's JSON names to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	fields := map[string]reflect.Type{}
+// jsonFields maps a struct's JSON names to their fields' indexes.
+func jsonFields(t reflect.Type) map[string]int {
+	fields := map[string]int{}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -282,7 +359,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = f.Name
 		}
-		fields[name] = f.Type
+		fields[name] = i
 	}
 	return fields
 }

@@ -26,20 +26,15 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var in shipmentCreate
-		err := decodeBytes(body, &in)
+		var in models.Shipment
+		_, err := decodeBytes(body, bodyContracts["POST /v1/shipments"], &in, false)
 		if err == nil {
-			err = in.model().Validate()
+			err = in.Validate()
 		}
 		checkClientError(t, err)
-		var patchIn shipmentPatch
-		if err := decodeBytes(body, &patchIn); err == nil {
-			var sh models.Shipment
-			_, err = patchIn.apply(&sh)
-			checkClientError(t, err)
-		} else {
-			checkClientError(t, err)
-		}
+		var patch mergePatch[models.Shipment]
+		_, err = decodeBytes(body, bodyContracts["PATCH /v1/shipments/{id}"], &patch.value, true)
+		checkClientError(t, err)
 	})
 }
 

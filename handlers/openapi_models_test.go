@@ -9,21 +9,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm/schema"
 
 	"github.com/waybill/waybill/models"
 )
 
 // A resource's contract is written in the migration, the model (its gorm
-// and json tags), the document and, today, the request types of this
-// package. models.TestSchemaDrift holds the model to the migrated schema;
-// TestSpecAgreesWithModels holds the document and the request types to the
-// model, so that the three agree.
+// and json tags) and the document, whose request schemas decode follows
+// (bodyContract). models.TestSchemaDrift holds the model to the migrated
+// schema; TestSpecAgreesWithModels holds the document to the model, so
+// that the three agree.
 
 // resourceContract says where the document and this package describe one
 // model. A location is "METHOD /path" for an operation's request body,
@@ -40,9 +38,7 @@ type resourceContract struct {
 	expanded []string
 	response string
 	create   string
-	body     any // the create body's type
-	patch    string
-	patchOf  any // the patch body's type, nil without a PATCH route
+	patch    string // "" without a PATCH route
 }
 
 var resourceContracts = []resourceContract{
@@ -54,20 +50,20 @@ var resourceContracts = []resourceContract{
 		// (AddressListItem does).
 		computed: models.AddressUsage{},
 		response: "GET /v1/addresses/{id} 200",
-		create:   "POST /v1/addresses", body: addressInput{},
-		patch: "PATCH /v1/addresses/{id}", patchOf: addressPatch{},
+		create:   "POST /v1/addresses",
+		patch: "PATCH /v1/addresses/{id}",
 	},
 	{
 		// A parcel has no route of its own: it is created with its
 		// shipment and read expanded in it.
 		resource: "Parcel", model: models.Parcel{},
 		response: "Shipment.parcel",
-		create:   "ShipmentCreate.parcel", body: parcelInput{},
+		create:   "ShipmentCreate.parcel",
 	},
 	{
 		resource: "CustomsInfo", model: models.CustomsInfo{},
 		response: "Shipment.customs_info",
-		create:   "ShipmentCreate.customs_info", body: customsInput{},
+		create:   "ShipmentCreate.customs_info",
 	},
 	{
 		resource: "Shipment", model: models.Shipment{},
@@ -76,38 +72,38 @@ var resourceContracts = []resourceContract{
 		// shipment has none.
 		expanded: []string{"from_address", "to_address"},
 		response: "GET /v1/shipments/{id} 200",
-		create:   "POST /v1/shipments", body: shipmentCreate{},
-		patch: "PATCH /v1/shipments/{id}", patchOf: shipmentPatch{},
+		create:   "POST /v1/shipments",
+		patch: "PATCH /v1/shipments/{id}",
 	},
 	{
 		// Events are not read one at a time: the answer to recording one
 		// is the event as stored.
 		resource: "ShipmentEvent", model: models.ShipmentEvent{},
 		response: "POST /v1/shipments/{id}/events 201",
-		create:   "POST /v1/shipments/{id}/events", body: eventInput{},
+		create:   "POST /v1/shipments/{id}/events",
 	},
 	{
 		// PUT replaces the whole row: it is the create body.
 		resource: "ShipmentMetrics", model: models.ShipmentMetrics{},
 		response: "GET /v1/shipments/{id}/metrics 200",
-		create:   "PUT /v1/shipments/{id}/metrics", body: metricsInput{},
+		create:   "PUT /v1/shipments/{id}/metrics",
 	},
 	{
 		resource: "AnalyticsSummary", model: models.AnalyticsSummary{},
 		response: "GET /v1/analytics/summaries/{id} 200",
-		create:   "POST /v1/analytics/summaries", body: summaryCreate{},
-		patch: "PATCH /v1/analytics/summaries/{id}", patchOf: summaryPatch{},
+		create:   "POST /v1/analytics/summaries",
+		patch: "PATCH /v1/analytics/summaries/{id}",
 	},
 	{
 		resource: "CarrierPerformance", model: models.CarrierPerformance{},
 		response: "GET /v1/analytics/carrier-performance/{id} 200",
-		create:   "POST /v1/analytics/carrier-performance", body: carrierPerformanceCreate{},
-		patch: "PATCH /v1/analytics/carrier-performance/{id}", patchOf: carrierPerformancePatch{},
+		create:   "POST /v1/analytics/carrier-performance",
+		patch: "PATCH /v1/analytics/carrier-performance/{id}",
 	},
 	{
 		resource: "SystemMetric", model: models.SystemMetric{},
 		response: "GET /v1/system-metrics/{id} 200",
-		create:   "POST /v1/system-metrics", body: systemMetricCreate{},
+		create:   "POST /v1/system-metrics",
 	},
 }
 
@@ -129,8 +125,7 @@ var moneySchemas = map[string]bool{
 //     computed ones); a field the model always writes is required; a field
 //     that can be null (a pointer, a JSON document) is nullable and no
 //     other is;
-//   - a property is readOnly exactly when the create body lacks it, and no
-//     request type has a field decode refuses as read-only;
+//   - a property is readOnly exactly when the create schema lacks it;
 //   - types and formats follow the Go type: money is one of the money
 //     schemas, uuid.UUID format uuid, models.Time format date-time,
 //     models.Date format date, float64 format double, models.JSON any
@@ -138,11 +133,12 @@ var moneySchemas = map[string]bool{
 //   - a string column of varchar(n) is bounded by maxLength n in every
 //     request schema (or by an enum or a fixed-length pattern no longer
 //     than n), and a maxLength anywhere is the column's;
-//   - the create and patch schemas have exactly the request types' fields,
-//     each a field of the model with the model's nullability; the patch
-//     type has the create type's fields but the expanded objects; model()
-//     carries each create field into the model and apply writes each patch
-//     field to its column.
+//   - every property of the create and patch schemas is a field of the
+//     model, with the model's nullability; a create property's default is
+//     the column's (the gorm tag's), and a column with a default has it
+//     in the create schema; the patch schema has the create schema's
+//     properties but the expanded objects, and no defaults;
+//   - decode carries each property of those schemas into its field.
 //
 // Each mismatch names the resource, the field and what disagrees.
 func TestSpecAgreesWithModels(t *testing.T) {
@@ -152,17 +148,12 @@ func TestSpecAgreesWithModels(t *testing.T) {
 }
 
 // TestSpecAgreesWithModelsCatchesDrift proves the check is not vacuous:
-// a model with a field the document lacks, a request type with a field the
-// schema lacks, a document edited out of step with the model, and a patch
-// type whose field apply ignores each fail it.
+// a model with a field the document lacks and a document edited out of
+// step with the model each fail it.
 func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 	type shipmentWithFee struct {
 		models.Shipment
 		UndocumentedFee *models.Money `gorm:"type:numeric(12,2)" json:"undocumented_fee"`
-	}
-	type createWithFee struct {
-		shipmentCreate
-		UndocumentedFee *models.Money `json:"undocumented_fee"`
 	}
 	var base resourceContract
 	for _, c := range resourceContracts {
@@ -180,12 +171,6 @@ func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 			c.model = shipmentWithFee{}
 			return c
 		}(), "Shipment.undocumented_fee: the model has it, the response schema (GET /v1/shipments/{id} 200) does not"},
-		{"request field missing from the spec", func() resourceContract {
-			c := base
-			c.model = shipmentWithFee{}
-			c.body = createWithFee{}
-			return c
-		}(), "Shipment.undocumented_fee: the create type handlers.createWithFee has it, the create schema (POST /v1/shipments) does not"},
 	}
 	for _, tt := range tests {
 		got := specModelProblems(t, openAPIDocJSON, []resourceContract{tt.c})
@@ -200,7 +185,7 @@ func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 		{
 			"        id: {type: string, format: uuid, readOnly: true}\n        easypost_id: {type: [string, 'null']}\n        name:",
 			"        id: {type: string, format: uuid}\n        easypost_id: {type: [string, 'null']}\n        name:",
-			"Address.id: readOnly is false in the response schema (GET /v1/addresses/{id} 200), but the create type handlers.addressInput lacks it",
+			"Address.id: readOnly is false in the response schema (GET /v1/addresses/{id} 200), but the create schema (POST /v1/addresses) lacks it",
 		},
 		{
 			"        street1: {type: string}\n",
@@ -222,6 +207,21 @@ func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 			"        base_cost: {type: [number, 'null'], format: double}\n",
 			"Shipment.base_cost: the response schema (GET /v1/shipments/{id} 200): the model's *models.Money is money (numeric(12,2)), the property is not one of the money schemas (refs [])",
 		},
+		{
+			"        signed_by: {type: [string, 'null'], maxLength: 100}\n        batch_id: {type: [string, 'null'], maxLength: 50}\n        batch_status: {type: [string, 'null'], maxLength: 20}\n        metadata: {description: \"Any JSON value, or null.\"}\n      allOf:",
+			"        signed_by: {type: [string, 'null'], maxLength: 100}\n        batch_id: {type: [string, 'null'], maxLength: 50}\n        batch_status: {type: [string, 'null'], maxLength: 20}\n        metadata: {description: \"Any JSON value, or null.\"}\n        insurance_amount: {$ref: '#/components/schemas/NullableMoneyNotNegative'}\n      allOf:",
+			"Shipment.insurance_amount: the create schema (POST /v1/shipments) has it, the model does not",
+		},
+		{
+			"            country: {default: US}\n",
+			"            country: {default: CA}\n",
+			`Address.country: default "CA" in the create schema (POST /v1/addresses), but the column's is 'US'`,
+		},
+		{
+			"        mass_unit: {type: string, maxLength: 10, default: oz}\n",
+			"        mass_unit: {type: string, maxLength: 10}\n",
+			`Parcel.mass_unit: no default in the create schema (ShipmentCreate.parcel), but the column's is 'oz'`,
+		},
 	}
 	for _, e := range edits {
 		if n := strings.Count(string(openAPIDoc), e.old); n != 1 {
@@ -233,30 +233,7 @@ func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 			t.Errorf("openapi.yaml edited to %q: problems\n  %s\nwant among them\n  %s", e.new, strings.Join(got, "\n  "), e.want)
 		}
 	}
-	if got := patchApplyProblems("Address", reflect.TypeFor[models.Address](), ignoresStreet2{}); !slices.Contains(got,
-		`Address.street2: the patch type handlers.ignoresStreet2's apply does not write the column "street2" (changed columns [])`) {
-		t.Errorf("a patch whose apply ignores street2: problems %q", got)
-	}
-	if got := createModelProblems("Address", reflect.TypeFor[models.Address](), dropsStreet2{}); len(got) != 1 || !strings.HasPrefix(got[0],
-		"Address.street2: the create type handlers.dropsStreet2's model() does not carry it into the model") {
-		t.Errorf("a create type whose model() drops street2: problems %q", got)
-	}
 }
-
-// dropsStreet2 is an address body whose model() forgets street2.
-type dropsStreet2 struct {
-	Street1 string  `json:"street1"`
-	Street2 *string `json:"street2"`
-}
-
-func (in *dropsStreet2) model() *models.Address { return &models.Address{Street1: in.Street1} }
-
-// ignoresStreet2 is an address patch whose apply forgets street2.
-type ignoresStreet2 struct {
-	Street2 Optional[string] `json:"street2"`
-}
-
-func (in *ignoresStreet2) apply(*models.Address) ([]string, error) { return nil, nil }
 
 // specModelProblems returns every disagreement between the document (as
 // /openapi.json serves it) and the contracts cs, plus models.All's models
@@ -299,7 +276,6 @@ func (d specDoc) contractProblems(c resourceContract) []string {
 			}
 		}
 	}
-	body := goFields(reflect.TypeOf(c.body))
 	response, err := d.locate(c.response)
 	if err != nil {
 		return []string{c.resource + ": " + err.Error()}
@@ -308,6 +284,7 @@ func (d specDoc) contractProblems(c resourceContract) []string {
 	if err != nil {
 		return []string{c.resource + ": " + err.Error()}
 	}
+	createProps, _ := d.properties(create)
 
 	// The response: the model's fields, as the model writes them.
 	props, required := d.properties(response)
@@ -340,9 +317,9 @@ func (d specDoc) contractProblems(c resourceContract) []string {
 		if got, want := p.nullable(), f.nullable(); got != want {
 			fail(name, "nullable is %v in %s, but the model's %s %s", got, where, f.goType, map[bool]string{true: "can be null", false: "is never null"}[want])
 		}
-		_, writable := body[name]
+		_, writable := createProps[name]
 		if got := p.readOnly; got != !writable {
-			fail(name, "readOnly is %v in %s, but the create type %s %s it", got, where, typeName(c.body), map[bool]string{true: "has", false: "lacks"}[writable])
+			fail(name, "readOnly is %v in %s, but the create schema (%s) %s it", got, where, c.create, map[bool]string{true: "has", false: "lacks"}[writable])
 		}
 		for _, m := range d.kindProblems(p, f) {
 			fail(name, "%s: %s", where, m)
@@ -354,44 +331,28 @@ func (d specDoc) contractProblems(c resourceContract) []string {
 			fail(name, "%s does not describe it with the response schema of %s", where, f.elem.Name())
 		}
 	}
-	// Nothing decode refuses as read-only may be a field of a request type.
-	for key := range readOnly {
-		if _, ok := body[key]; ok {
-			fail(key, "the create type %s has it, but decode refuses it as read-only", typeName(c.body))
-		}
-		if c.patchOf != nil {
-			if _, ok := goFields(reflect.TypeOf(c.patchOf))[key]; ok {
-				fail(key, "the patch type %s has it, but decode refuses it as read-only", typeName(c.patchOf))
-			}
-		}
-	}
 
-	// The request bodies: the request types' fields, bounded as the columns.
-	problems = append(problems, d.requestProblems(c, "create", c.create, create, body, model)...)
-	if isModel(c.model) {
-		problems = append(problems, createModelProblems(c.resource, reflect.TypeOf(c.model), c.body)...)
+	// The request bodies: fields of the model, bounded as the columns.
+	problems = append(problems, d.requestProblems(c, "create", c.create, create, model)...)
+	if c.patch == "" {
+		return problems
 	}
-	if c.patchOf != nil {
-		patch, err := d.locate(c.patch)
-		if err != nil {
-			return append(problems, c.resource+": "+err.Error())
-		}
-		patchFields := goFields(reflect.TypeOf(c.patchOf))
-		problems = append(problems, d.requestProblems(c, "patch", c.patch, patch, patchFields, model)...)
-		// A PATCH changes what a create sets, except the expanded objects,
-		// which change through their own routes (addresses by id).
-		for _, name := range sortedKeys(patchFields, body) {
-			_, inPatch := patchFields[name]
-			f, inCreate := body[name]
-			switch {
-			case !inCreate:
-				fail(name, "the patch type %s has it, the create type %s does not", typeName(c.patchOf), typeName(c.body))
-			case !inPatch && f.kind != "object":
-				fail(name, "the create type %s has it, the patch type %s does not", typeName(c.body), typeName(c.patchOf))
-			}
-		}
-		if isModel(c.model) {
-			problems = append(problems, patchApplyProblems(c.resource, reflect.TypeOf(c.model), c.patchOf)...)
+	patch, err := d.locate(c.patch)
+	if err != nil {
+		return append(problems, c.resource+": "+err.Error())
+	}
+	problems = append(problems, d.requestProblems(c, "patch", c.patch, patch, model)...)
+	// A PATCH changes what a create sets, except the expanded objects,
+	// which change through their own routes (addresses by id).
+	patchProps, _ := d.properties(patch)
+	for _, name := range sortedKeys(patchProps, createProps) {
+		_, inPatch := patchProps[name]
+		_, inCreate := createProps[name]
+		switch {
+		case !inCreate:
+			fail(name, "the patch schema (%s) has it, the create schema (%s) does not", c.patch, c.create)
+		case !inPatch && model[name].kind != "object":
+			fail(name, "the create schema (%s) has it, the patch schema (%s) does not", c.create, c.patch)
 		}
 	}
 	return problems
@@ -409,46 +370,22 @@ func (d specDoc) sameAsNested(p specProperty, f goField, loc func(resourceContra
 	return false
 }
 
-// isModel reports whether m is a type of package models, not one the drift
-// test made up (whose create and patch types have no model() or apply for
-// it).
-func isModel(m any) bool {
-	return reflect.TypeOf(m).PkgPath() == reflect.TypeFor[models.Address]().PkgPath()
-}
-
 // requestProblems compares a request schema (found at loc) with the
-// request type's fields and the model's.
-func (d specDoc) requestProblems(c resourceContract, kind, loc string, sch map[string]any, fields, model map[string]goField) []string {
+// model's fields.
+func (d specDoc) requestProblems(c resourceContract, kind, loc string, sch map[string]any, model map[string]goField) []string {
 	var problems []string
 	fail := func(field, format string, args ...any) {
 		problems = append(problems, c.resource+"."+field+": "+fmt.Sprintf(format, args...))
 	}
-	typ := c.body
-	if kind == "patch" {
-		typ = c.patchOf
-	}
 	where := "the " + kind + " schema (" + loc + ")"
 	props, _ := d.properties(sch)
-	for _, name := range sortedKeys(fields, props) {
-		f, inType := fields[name]
-		node, inSpec := props[name]
-		switch {
-		case !inSpec:
-			fail(name, "the %s type %s has it, %s does not", kind, typeName(typ), where)
-			continue
-		case !inType:
-			fail(name, "%s has it, the %s type %s does not", where, kind, typeName(typ))
-			continue
-		}
+	for _, name := range slices.Sorted(maps.Keys(props)) {
 		m, ok := model[name]
 		if !ok {
-			fail(name, "the %s type %s has it, the model does not", kind, typeName(typ))
+			fail(name, "%s has it, the model does not", where)
 			continue
 		}
-		if f.kind != m.kind {
-			fail(name, "the %s type %s has a %s, the model a %s", kind, typeName(typ), f.goType, m.goType)
-		}
-		p := d.flatten(node)
+		p := d.flatten(props[name])
 		if p.readOnly {
 			fail(name, "readOnly in %s, a request", where)
 		}
@@ -471,94 +408,78 @@ func (d specDoc) requestProblems(c resourceContract, kind, loc string, sch map[s
 		case n > 0 && p.maxLength < 0 && !p.boundedBy(n):
 			fail(name, "%s has no maxLength, but the column is %s", where, m.column())
 		}
+		// decode applies a create schema's defaults; the column's default
+		// is the same value, written as SQL.
+		def := p.def
+		switch {
+		case kind == "patch" && def != nil:
+			fail(name, "default %v in %s: a merge patch has no defaults", def, where)
+		case kind == "patch":
+		case def == nil && m.gormDefault != "" && !strings.HasSuffix(m.gormDefault, ")"):
+			fail(name, "no default in %s, but the column's is %s", where, m.gormDefault)
+		case def != nil && sqlLiteral(def) != m.gormDefault:
+			fail(name, "default %q in %s, but the column's is %s", fmt.Sprint(def), where, columnDefault(m))
+		}
 	}
-	return problems
+	return append(problems, decodeProblems(c, kind, loc, props, model)...)
 }
 
-// patchApplyProblems checks that the patch type's apply writes each of
-// its fields to the model field's column, and only that column.
-func patchApplyProblems(resource string, model reflect.Type, patch any) []string {
-	var problems []string
-	sch, err := schema.Parse(reflect.New(model).Interface(), &sync.Map{}, schema.NamingStrategy{})
-	if err != nil {
-		return []string{resource + ": " + err.Error()}
+// sqlLiteral writes a document default as the gorm tag writes the
+// column's: 'text', true, 0.
+func sqlLiteral(v any) string {
+	if s, ok := v.(string); ok {
+		return "'" + s + "'"
 	}
-	modelFields := goFields(model)
-	pt := reflect.TypeOf(patch)
-	for name, f := range goFields(pt) {
-		m, ok := modelFields[name]
-		if !ok {
-			continue // reported as a field the model lacks
+	return fmt.Sprint(v)
+}
+
+func columnDefault(m goField) string {
+	if m.gormDefault == "" {
+		return "none"
+	}
+	return m.gormDefault
+}
+
+// decodeProblems checks that decode carries each property of the request
+// schema at loc (an operation's body) into its model field: a body with
+// just that property, set to a sample, gives a model with the sample in
+// that field (and, for a patch, names that field as changed).
+func decodeProblems(c resourceContract, kind, loc string, props map[string]any, model map[string]goField) []string {
+	bc := bodyContracts[loc]
+	if bc == nil {
+		return nil // a nested schema: decoded as part of its operation's body
+	}
+	mt := reflect.TypeOf(c.model)
+	problems := bindingProblems(bc, mt, "")
+	for i, p := range problems {
+		problems[i] = fmt.Sprintf("%s: the %s body (%s) does not fit the model: %s", c.resource, kind, loc, p)
+	}
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		f, ok := model[name]
+		if !ok || f.kind == "object" {
+			continue
 		}
-		col := ""
-		if sf := sch.LookUpField(m.name); sf != nil {
-			col = sf.DBName
+		sample := reflect.New(mt).Elem()
+		setSample(sample.FieldByIndex(f.index), 1)
+		want := sample.FieldByIndex(f.index).Interface()
+		raw, err := json.Marshal(want)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s.%s: %v", c.resource, name, err))
+			continue
 		}
-		// Set with the zero value: every kind of member (nullable,
-		// required, document) writes its column.
-		p := reflect.New(pt)
-		p.Elem().FieldByIndex(f.index).FieldByName("Set").SetBool(true)
-		cols, err := applyPatch(p.Interface(), reflect.New(model).Interface())
-		if err != nil || len(cols) != 1 || cols[0] != col {
-			problems = append(problems, fmt.Sprintf("%s.%s: the patch type %s's apply does not write the column %q (changed columns %v)",
-				resource, name, typeName(patch), col, cols))
+		body := []byte(fmt.Sprintf("{%q: %s}", name, raw))
+		got := reflect.New(mt)
+		fields, err := decodeBytes(body, bc, got.Interface(), kind == "patch")
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s.%s: decode refused %s for the %s body (%s): %v", c.resource, name, body, kind, loc, err))
+		case !reflect.DeepEqual(got.Elem().FieldByIndex(f.index).Interface(), want):
+			problems = append(problems, fmt.Sprintf("%s.%s: decode did not carry %s into the model (got %v)", c.resource, name, body, got.Elem().FieldByIndex(f.index)))
+		case kind == "patch" && (len(fields) != 1 || mt.Field(fields[0]).Name != f.name):
+			problems = append(problems, fmt.Sprintf("%s.%s: the patch %s names the changed fields %v", c.resource, name, body, fields))
 		}
 	}
 	return problems
-}
-
-// createModelProblems checks that the create type's model() carries each
-// of its fields into the model: two bodies that differ only in the field
-// give models that differ in it. (eventInput and metricsInput have no
-// model(): their handlers build the model inline.)
-func createModelProblems(resource string, model reflect.Type, body any) []string {
-	bt := reflect.TypeOf(body)
-	if _, ok := toModel(reflect.New(bt).Interface()); !ok {
-		return nil
-	}
-	modelFields := goFields(model)
-	var problems []string
-	for name, f := range goFields(bt) {
-		m, ok := modelFields[name]
-		if !ok {
-			continue // reported as a field the model lacks
-		}
-		var got [2]reflect.Value
-		for i := range got {
-			b := reflect.New(bt)
-			setSample(b.Elem().FieldByIndex(f.index), i)
-			out, _ := toModel(b.Interface())
-			got[i] = reflect.ValueOf(out).Elem().FieldByIndex(m.index)
-		}
-		if reflect.DeepEqual(got[0].Interface(), got[1].Interface()) {
-			problems = append(problems, fmt.Sprintf("%s.%s: the create type %s's model() does not carry it into the model (two values gave %v)",
-				resource, name, typeName(body), got[0]))
-		}
-	}
-	return problems
-}
-
-// toModel calls body.model() for the create types that have one.
-func toModel(body any) (any, bool) {
-	switch b := body.(type) {
-	case *addressInput:
-		return b.model(), true
-	case *parcelInput:
-		return b.model(), true
-	case *customsInput:
-		return b.model(), true
-	case *shipmentCreate:
-		return b.model(), true
-	case *summaryCreate:
-		return b.model(), true
-	case *carrierPerformanceCreate:
-		return b.model(), true
-	case *systemMetricCreate:
-		return b.model(), true
-	case *dropsStreet2:
-		return b.model(), true
-	}
-	return nil, false
 }
 
 // setSample sets v to the which-th (0 or 1) of two different values of
@@ -589,32 +510,16 @@ func setSample(v reflect.Value, which int) {
 	}
 }
 
-// applyPatch calls patch.apply(model) for the patch types of the package.
-func applyPatch(patch, model any) ([]string, error) {
-	switch p := patch.(type) {
-	case *addressPatch:
-		return p.apply(model.(*models.Address))
-	case *shipmentPatch:
-		return p.apply(model.(*models.Shipment))
-	case *summaryPatch:
-		return p.apply(model.(*models.AnalyticsSummary))
-	case *carrierPerformancePatch:
-		return p.apply(model.(*models.CarrierPerformance))
-	case *ignoresStreet2:
-		return p.apply(model.(*models.Address))
-	}
-	return nil, fmt.Errorf("%T: no apply known to applyPatch", patch)
-}
-
 // goField is one JSON field of a Go struct.
 type goField struct {
 	name      string // the Go field's name
 	index     []int
 	goType    reflect.Type
-	elem      reflect.Type // goType without pointers and Optional
-	kind      string       // see fieldKind
-	omitempty bool
-	gormType  string // the type in the gorm tag, "" without one
+	elem        reflect.Type // goType without pointers
+	kind        string       // see fieldKind
+	omitempty   bool
+	gormType    string // the type in the gorm tag, "" without one
+	gormDefault string // the default in the gorm tag, "" without one
 }
 
 // goFields maps a struct's JSON names to its fields, following embedded
@@ -634,18 +539,18 @@ func goFields(t reflect.Type) map[string]goField {
 		for elem.Kind() == reflect.Pointer {
 			elem = elem.Elem()
 		}
-		if strings.HasPrefix(elem.Name(), "Optional[") {
-			elem = elem.Field(2).Type // Optional's Value
-		}
-		gormType := ""
+		gormType, gormDefault := "", ""
 		for part := range strings.SplitSeq(f.Tag.Get("gorm"), ";") {
 			if v, ok := strings.CutPrefix(part, "type:"); ok {
 				gormType = v
 			}
+			if v, ok := strings.CutPrefix(part, "default:"); ok {
+				gormDefault = v
+			}
 		}
 		out[name] = goField{
 			name: f.Name, index: f.Index, goType: f.Type, elem: elem, kind: fieldKind(elem),
-			omitempty: strings.Contains(","+opts+",", ",omitempty,"), gormType: gormType,
+			omitempty: strings.Contains(","+opts+",", ",omitempty,"), gormType: gormType, gormDefault: gormDefault,
 		}
 	}
 	return out
@@ -782,6 +687,9 @@ func (d specDoc) properties(s map[string]any) (map[string]any, map[string]bool) 
 	walk = func(s map[string]any) {
 		s, _ = d.deref(s)
 		for k, v := range asMap(s["properties"]) {
+			if prev, ok := props[k]; ok {
+				v = map[string]any{"allOf": []any{prev, v}} // both apply
+			}
 			props[k] = v
 		}
 		for _, r := range asSlice(s["required"]) {
@@ -806,12 +714,16 @@ type specProperty struct {
 	enum      []any
 	maxLength int // -1: none
 	readOnly  bool
+	def       any // the default, nil without one
 }
 
 func (d specDoc) flatten(node any) specProperty {
 	p := specProperty{maxLength: -1}
 	var walk func(s map[string]any)
 	walk = func(s map[string]any) {
+		if v, ok := s["default"]; ok && p.def == nil {
+			p.def = v
+		}
 		for {
 			next, name := d.deref(s)
 			if name == "" {

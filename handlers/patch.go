@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,81 +8,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/waybill/waybill/models"
 )
-
-// Optional is one member of a JSON merge patch (RFC 7396): absent (Set is
-// false), null (Null), or a value.
-type Optional[T any] struct {
-	Set   bool
-	Null  bool
-	Value T
-}
-
-// UnmarshalJSON is called only for members present in the patch.
-func (o *Optional[T]) UnmarshalJSON(b []byte) error {
-	o.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		o.Null = true
-		return nil
-	}
-	return json.Unmarshal(b, &o.Value)
-}
-
-// patch applies Optional members to a model, collecting the columns it
-// changed and the members that may not be null.
-type patch struct {
-	cols []string
-	v    models.ValidationError
-}
-
-// nullable applies o to a nullable column.
-func nullable[T any](p *patch, o Optional[T], dst **T, col string) {
-	if !o.Set {
-		return
-	}
-	if o.Null {
-		*dst = nil
-	} else {
-		val := o.Value
-		*dst = &val
-	}
-	p.cols = append(p.cols, col)
-}
-
-// required applies o to a NOT NULL column: null is invalid.
-func required[T any](p *patch, o Optional[T], dst *T, col, field string) {
-	if !o.Set {
-		return
-	}
-	if o.Null {
-		p.v.Add(field, "must not be null")
-		return
-	}
-	*dst = o.Value
-	p.cols = append(p.cols, col)
-}
-
-// document applies o to a jsonb column; null clears it.
-func document(p *patch, o Optional[models.JSON], dst *models.JSON, col string) {
-	if !o.Set {
-		return
-	}
-	*dst = nil
-	if !o.Null {
-		*dst = o.Value
-	}
-	p.cols = append(p.cols, col)
-}
-
-// result returns the changed columns, or the validation error.
-func (p *patch) result() ([]string, error) {
-	if err := p.v.Err(); err != nil {
-		return nil, err
-	}
-	return p.cols, nil
-}
 
 // etag is a strong ETag over a resource's JSON representation: it changes
 // whenever anything a client can see changes, nested objects included.

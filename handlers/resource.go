@@ -52,30 +52,24 @@ func deleteOne(del func(context.Context, uuid.UUID) error) echo.HandlerFunc {
 	}
 }
 
-// patcher is a merge-patch request type for model T.
-type patcher[T, P any] interface {
-	*P
-	apply(*T) ([]string, error)
-}
-
-// patchOne serves PATCH …/{id}: it decodes a merge patch of type P and
-// lets update apply it to the locked row, after checking If-Match against
-// the row as it is.
-func patchOne[T, P any, PP patcher[T, P]](update func(context.Context, uuid.UUID, func(*T) ([]string, error)) (T, error)) echo.HandlerFunc {
+// patchOne serves PATCH …/{id}: it decodes a merge patch of a T and lets
+// update apply it to the locked row, after checking If-Match against the
+// row as it is.
+func patchOne[T any](update func(context.Context, uuid.UUID, func(*T) ([]string, error)) (T, error)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c)
 		if err != nil {
 			return err
 		}
-		var in P
-		if err := decode(c, &in, true); err != nil {
+		in, err := decodePatch[T](c)
+		if err != nil {
 			return err
 		}
 		row, err := update(c.Request().Context(), id, func(cur *T) ([]string, error) {
 			if err := checkIfMatch(c.Request(), cur); err != nil {
 				return nil, err
 			}
-			return PP(&in).apply(cur)
+			return in.apply(cur), nil
 		})
 		if err != nil {
 			return err

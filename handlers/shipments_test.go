@@ -448,3 +448,50 @@ func TestAddresses(t *testing.T) {
 		t.Errorf("conflict detail = %q, want the field and not the value", body["detail"])
 	}
 }
+
+// TestCreateDefaults: a property a create body leaves out takes the
+// document's default (the column's); null is refused where the document
+// does not allow it; a value given is kept even where it is Go's zero
+// value and the default is not.
+func TestCreateDefaults(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	sh := createShipment(t, f, key, `{"from_address": {"street1": "a", "city": "b", "zip": "c"}, "to_address": {"street1": "d", "city": "e", "zip": "f"},
+		"parcel": {"weight": 1}, "customs_info": {}}`)
+	customs, parcel := sh["customs_info"].(map[string]any), sh["parcel"].(map[string]any)
+	for name, got := range map[string]any{
+		"mode": sh["mode"], "status": sh["status"], "currency": sh["currency"],
+		"from_address.country": sh["from_address"].(map[string]any)["country"], "to_address.country": sh["to_address"].(map[string]any)["country"],
+		"parcel.mass_unit": parcel["mass_unit"], "parcel.distance_unit": parcel["distance_unit"],
+		"customs_info.contents_type": customs["contents_type"], "customs_info.customs_certify": customs["customs_certify"],
+		"customs_info.non_delivery_option": customs["non_delivery_option"], "customs_info.restriction_type": customs["restriction_type"],
+	} {
+		want := map[string]any{"mode": "test", "status": "unknown", "currency": "USD", "from_address.country": "US", "to_address.country": "US",
+			"parcel.mass_unit": "oz", "parcel.distance_unit": "in", "customs_info.contents_type": "merchandise",
+			"customs_info.customs_certify": true, "customs_info.non_delivery_option": "return", "customs_info.restriction_type": "none"}[name]
+		if got != want {
+			t.Errorf("%s = %v, want the default %v", name, got, want)
+		}
+	}
+
+	sh = createShipment(t, f, key, `{"from_address": {"street1": "a", "city": "b", "zip": "c"}, "to_address": {"street1": "d", "city": "e", "zip": "f"},
+		"customs_info": {"customs_certify": false}}`)
+	if got := sh["customs_info"].(map[string]any)["customs_certify"]; got != false {
+		t.Errorf("customs_certify sent as false is %v", got)
+	}
+	_, got := f.send(t, http.MethodGet, "/v1/shipments/"+sh["id"].(string), key, "")
+	if got := got["customs_info"].(map[string]any)["customs_certify"]; got != false {
+		t.Errorf("customs_certify sent as false is stored as %v", got)
+	}
+	rec, out := f.send(t, http.MethodPost, "/v1/shipments", key, `{"from_address": {"street1": "a", "city": "b", "zip": "c", "country": null},
+		"to_address_id": "00000000-0000-0000-0000-000000000001", "mode": null, "reference": null}`)
+	checkProblem(t, rec.Code, rec.Header(), out, 422, "validation_failed")
+	if got := analyticsErrorFields(out); !slices.Equal(got, []string{"from_address.country", "mode"}) {
+		t.Errorf("null where the document refuses it: fields %v, want from_address.country and mode", got)
+	}
+
+	rec, summary := f.send(t, http.MethodPost, "/v1/analytics/summaries", key, `{"date": "2026-11-01", "period": "daily"}`)
+	if rec.Code != http.StatusCreated || summary["total_cost"] != 0.0 || summary["currency"] != "USD" || summary["total_shipments"] != 0.0 {
+		t.Errorf("summary with defaults: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,6 +104,9 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		SkipDefaultTransaction: true,
 		NamingStrategy:         &cachedNamer{NamingStrategy: schema.NamingStrategy{IdentifierMaxLength: 64}}, // GORM's default
 	})
+	if err == nil {
+		err = sendValuesAsGiven(db)
+	}
 	if err != nil {
 		pool.Close()
 		health.Close()
@@ -110,6 +114,31 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 	}
 	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
 		shipmentByID: sync.OnceValue(func() statement { return shipmentByIDStatement(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
+}
+
+// sendValuesAsGiven makes GORM insert booleans and numbers as the struct
+// holds them. Left to itself, GORM replaces a Go zero value with the
+// literal `default:` of the gorm tag: for a string that fills in what a Go
+// caller left unset (the empty string is never valid where a column has a
+// default), but false and 0 are values in their own right, and a customs
+// declaration sent with "customs_certify": false was stored as true. The
+// API applies the document's defaults before a model reaches the store
+// (handlers.decode); the tags keep the literal defaults for the
+// schema-drift test.
+func sendValuesAsGiven(db *gorm.DB) error {
+	for _, m := range All() {
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(m); err != nil {
+			return err
+		}
+		for _, f := range stmt.Schema.Fields {
+			if def := f.DefaultValueInterface; def != nil && f.IndirectFieldType.Kind() != reflect.String &&
+				!reflect.ValueOf(def).IsZero() {
+				f.HasDefaultValue, f.DefaultValueInterface = false, nil
+			}
+		}
+	}
+	return nil
 }
 
 func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
