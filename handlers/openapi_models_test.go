@@ -51,7 +51,7 @@ var resourceContracts = []resourceContract{
 		computed: models.AddressUsage{},
 		response: "GET /v1/addresses/{id} 200",
 		create:   "POST /v1/addresses",
-		patch: "PATCH /v1/addresses/{id}",
+		patch:    "PATCH /v1/addresses/{id}",
 	},
 	{
 		// A parcel has no route of its own: it is created with its
@@ -73,7 +73,7 @@ var resourceContracts = []resourceContract{
 		expanded: []string{"from_address", "to_address"},
 		response: "GET /v1/shipments/{id} 200",
 		create:   "POST /v1/shipments",
-		patch: "PATCH /v1/shipments/{id}",
+		patch:    "PATCH /v1/shipments/{id}",
 	},
 	{
 		// Events are not read one at a time: the answer to recording one
@@ -92,13 +92,13 @@ var resourceContracts = []resourceContract{
 		resource: "AnalyticsSummary", model: models.AnalyticsSummary{},
 		response: "GET /v1/analytics/summaries/{id} 200",
 		create:   "POST /v1/analytics/summaries",
-		patch: "PATCH /v1/analytics/summaries/{id}",
+		patch:    "PATCH /v1/analytics/summaries/{id}",
 	},
 	{
 		resource: "CarrierPerformance", model: models.CarrierPerformance{},
 		response: "GET /v1/analytics/carrier-performance/{id} 200",
 		create:   "POST /v1/analytics/carrier-performance",
-		patch: "PATCH /v1/analytics/carrier-performance/{id}",
+		patch:    "PATCH /v1/analytics/carrier-performance/{id}",
 	},
 	{
 		resource: "SystemMetric", model: models.SystemMetric{},
@@ -512,9 +512,9 @@ func setSample(v reflect.Value, which int) {
 
 // goField is one JSON field of a Go struct.
 type goField struct {
-	name      string // the Go field's name
-	index     []int
-	goType    reflect.Type
+	name        string // the Go field's name
+	index       []int
+	goType      reflect.Type
 	elem        reflect.Type // goType without pointers
 	kind        string       // see fieldKind
 	omitempty   bool
