@@ -1,6 +1,7 @@
 package webtest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("Create", func(t *testing.T) { testCreate(t, s) })
 	t.Run("Conflict", func(t *testing.T) { testConflict(t, s) })
 	t.Run("XSS", func(t *testing.T) { testXSS(t, s) })
+	t.Run("Health", func(t *testing.T) { testHealth(t, s) })
 	t.Run("Docs", func(t *testing.T) { testDocs(t, s) })
 	t.Logf("browser suite: %v", time.Since(start).Round(time.Millisecond))
 }
@@ -56,6 +58,22 @@ func testDocs(t *testing.T, s *site) {
 	tb.open("/docs")
 	tb.do(chromedp.WaitVisible(chromedp.CSS(`#operations-shipments-listShipments`)))
 	tb.screenshots("docs", "#operations-shipments-listShipments", false)
+
+	// Try a route: paste the key in Authorize, run GET /v1/shipments.
+	tb.do(
+		chromedp.Click(chromedp.CSS(`.swagger-ui .btn.authorize`)),
+		chromedp.WaitVisible(chromedp.CSS(`.swagger-ui .auth-container input`)),
+		chromedp.SendKeys(chromedp.CSS(`.swagger-ui .auth-container input`), s.key),
+		chromedp.Click(chromedp.CSS(`.swagger-ui .auth-btn-wrapper .modal-btn.auth`)),
+		chromedp.Click(chromedp.CSS(`.swagger-ui .btn-done`)),
+		chromedp.Click(chromedp.CSS(`#operations-shipments-listShipments .opblock-summary-control`)),
+		chromedp.WaitVisible(chromedp.CSS(`#operations-shipments-listShipments .btn.execute`)),
+		chromedp.Click(chromedp.CSS(`#operations-shipments-listShipments .btn.execute`)),
+	)
+	tb.waitFor(`document.querySelector("#operations-shipments-listShipments .live-responses-table tbody .response-col_status")?.textContent.trim() === "200"`)
+	if body := tb.text(`#operations-shipments-listShipments .live-responses-table tbody .response-col_description`); !strings.Contains(body, `"has_more"`) {
+		t.Errorf("the response shown is %.200q", body)
+	}
 }
 
 // testHarness checks that a tab notices what the other tests rely on it
@@ -87,4 +105,23 @@ func testHarness(t *testing.T, s *site) {
 	if strings.Contains(got, "/expected-404 answered") {
 		t.Errorf("an expected 404 was reported:\n%s", got)
 	}
+}
+
+// testHealth checks the gauges show /health's pool figures and refresh by
+// themselves.
+func testHealth(t *testing.T, s *site) {
+	tb := s.newTab(t)
+	tb.login()
+	tb.open("/console/health")
+	tb.do(chromedp.WaitVisible(chromedp.ID("pool-used")))
+	_, _, h := s.api(t, "GET", "/health", nil)
+	db := h["database"].(map[string]any)
+	if got, want := eval[float64](tb, `document.querySelector("#pool-used").max`), db["pool_max"].(float64); got != want {
+		t.Errorf("the pool gauge's maximum is %v, /health says pool_max %v", got, want)
+	}
+	if got := tb.text("#health-status"); got != h["status"] {
+		t.Errorf("status %q, /health says %v", got, h["status"])
+	}
+	first := tb.text(`main [role="status"]`)
+	tb.waitFor(fmt.Sprintf(`document.querySelector('main [role="status"]').textContent !== %q`, first))
 }
