@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -35,7 +36,39 @@ type bodyProperty struct {
 	object *bodyContract
 	// def is the JSON of the property's default, nil without one.
 	def []byte
+	// bounds are a number's minimum and maximum.
+	bounds []bound
 }
+
+// bound is one of a number's bounds in the document: minimum, maximum,
+// exclusiveMinimum or exclusiveMaximum.
+type bound struct {
+	keyword string
+	limit   float64
+}
+
+// breaks returns what x, a number, breaks of b ("must not be negative"),
+// or "".
+func (b bound) breaks(x float64) string {
+	limit := strconv.FormatFloat(b.limit, 'f', -1, 64)
+	switch {
+	case b.keyword == "minimum" && x < b.limit && b.limit == 0:
+		return "must not be negative"
+	case b.keyword == "minimum" && x < b.limit:
+		return "must be at least " + limit
+	case b.keyword == "exclusiveMinimum" && x <= b.limit:
+		return "must be greater than " + limit
+	case b.keyword == "maximum" && x > b.limit:
+		return "must be at most " + limit
+	case b.keyword == "exclusiveMaximum" && x >= b.limit:
+		return "must be less than " + limit
+	}
+	return ""
+}
+
+// boundKeywords are the bounds decode applies, in the order it reports
+// them.
+var boundKeywords = []string{"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}
 
 // bodyContracts maps "METHOD /path" (the document's path, such as
 // "PATCH /v1/shipments/{id}") to the contract of its JSON request body.
@@ -119,12 +152,43 @@ func (d apiDoc) contract(s, response map[string]any) *bodyContract {
 				prop.def, _ = json.Marshal(def)
 			}
 		}
+		prop.bounds = d.bounds(schemas)
 		if _, strict := d.object(allOf(schemas)); strict {
 			prop.object = d.contract(allOf(schemas), allOf(respProps[name]))
 		}
 		c.props[name] = prop
 	}
 	return c
+}
+
+// bounds gathers a number's bounds from its schemas and their allOf
+// members, $refs followed; the first schema to give a bound sets it.
+func (d apiDoc) bounds(schemas []map[string]any) []bound {
+	found := map[string]float64{}
+	var walk func(s map[string]any)
+	walk = func(s map[string]any) {
+		s = d.resolve(s)
+		for _, k := range boundKeywords {
+			if x, ok := s[k].(float64); ok {
+				if _, seen := found[k]; !seen {
+					found[k] = x
+				}
+			}
+		}
+		for _, m := range asArray(s["allOf"]) {
+			walk(asObject(m))
+		}
+	}
+	for _, s := range schemas {
+		walk(s)
+	}
+	var out []bound
+	for _, k := range boundKeywords {
+		if x, ok := found[k]; ok {
+			out = append(out, bound{k, x})
+		}
+	}
+	return out
 }
 
 // allOf is the schema that is all of schemas.

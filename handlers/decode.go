@@ -158,6 +158,15 @@ func decodeBytes(body []byte, bc *bodyContract, dst any, mergePatch bool) ([]int
 		}
 		return nil, newError("bad_request", "invalid value: %s", jsonProblem(err))
 	}
+	if len(fc.bounds.Errors) > 0 {
+		var more *models.ValidationError
+		if m, ok := dst.(interface{ Validate() error }); ok && !mergePatch && errors.As(m.Validate(), &more) {
+			for _, e := range more.Errors {
+				fc.bounds.Add(e.Field, "%s", e.Message)
+			}
+		}
+		return nil, &fc.bounds
+	}
 	return fields, nil
 }
 
@@ -216,6 +225,9 @@ type fieldCheck struct {
 	mergePatch bool
 	typeErr    error
 	v          models.ValidationError
+	// bounds are the numbers outside the document's bounds: reported
+	// with the model's own complaints, so that one 422 lists them all.
+	bounds models.ValidationError
 }
 
 // object checks the decoded JSON object obj, at path, against its
@@ -249,6 +261,7 @@ func (fc *fieldCheck) object(obj map[string]any, bc *bodyContract, v reflect.Val
 				fc.object(sub, prop.object, fv, join(path, key))
 			default:
 				fc.value(val, fv.Type(), join(path, key))
+				fc.bounded(val, prop.bounds, join(path, key))
 			}
 		case bc.readOnly[key]:
 			fc.v.Add(join(path, key), "is read-only")
@@ -303,6 +316,24 @@ func (fc *fieldCheck) value(val any, t reflect.Type, path string) {
 			fc.v.Add(path, "must be a UUID")
 		case err != nil:
 			fc.v.Add(path, "is not valid: %s", err.Error())
+		}
+	}
+}
+
+// bounded records, for a number, the first of its bounds it breaks.
+func (fc *fieldCheck) bounded(val any, bounds []bound, path string) {
+	n, ok := val.(json.Number)
+	if !ok || len(bounds) == 0 {
+		return
+	}
+	x, err := n.Float64()
+	if err != nil {
+		return // out of float64's range: a type error, reported by the decoding
+	}
+	for _, b := range bounds {
+		if msg := b.breaks(x); msg != "" {
+			fc.bounds.Add(path, "%s", msg)
+			return
 		}
 	}
 }

@@ -376,12 +376,7 @@ func (s *Store) Events(ctx context.Context, shipmentID uuid.UUID, limit int, aft
 // event's, and a delivered event sets delivery_date, in the same
 // transaction. It returns ErrNotFound if there is no such shipment.
 func (s *Store) AddEvent(ctx context.Context, ev *ShipmentEvent) error {
-	var v ValidationError
-	if !ValidStatus(ev.Status) {
-		v.Add("status", "must be one of %v", Statuses)
-	}
-	checkColumns(ev, "", &v)
-	if err := v.Err(); err != nil {
+	if err := ev.Validate(); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *gorm.DB) error {
@@ -423,19 +418,9 @@ func (s *Store) Metrics(ctx context.Context, shipmentID uuid.UUID) (ShipmentMetr
 	return m, nil
 }
 
-// metricsColumns are the columns PUT replaces.
-var metricsColumns = []string{
-	"creation_to_purchase_time", "purchase_to_label_time", "total_processing_time", "base_rate", "fuel_surcharge",
-	"insurance_cost", "tracking_cost", "other_fees", "total_cost", "currency", "estimated_delivery_days",
-	"actual_delivery_days", "delivery_delay_days", "was_on_time", "tracking_updates_count", "exception_events_count",
-	"delivery_attempts", "origin_country", "destination_country", "distance_km", "carrier", "service",
-	"package_type", "weight_kg",
-}
-
-// PutMetrics creates or replaces the metrics row of m.ShipmentID and
-// reports whether it created it. It returns ErrNotFound if there is no
-// such shipment.
-func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error) {
+// Validate checks a metrics row: an ISO 4217 currency, counts not
+// negative, and its columns' limits.
+func (m *ShipmentMetrics) Validate() error {
 	var v ValidationError
 	if !currencyCode.MatchString(m.Currency) {
 		v.Add("currency", "must be an ISO 4217 code such as USD")
@@ -449,10 +434,47 @@ func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error
 		}
 	}
 	checkColumns(m, "", &v)
-	if err := v.Err(); err != nil {
+	return v.Err()
+}
+
+// replacedColumns are the columns of a metrics row that PUT replaces:
+// all that the model writes but its identity.
+func replacedColumns(db *gorm.DB) ([]string, error) {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(&ShipmentMetrics{}); err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, f := range stmt.Schema.Fields {
+		if f.DBName != "" && f.Updatable && !f.PrimaryKey && f.DBName != "shipment_id" {
+			cols = append(cols, f.DBName)
+		}
+	}
+	return cols, nil
+}
+
+// Validate checks an event: a known status and its columns' limits.
+func (ev *ShipmentEvent) Validate() error {
+	var v ValidationError
+	if !ValidStatus(ev.Status) {
+		v.Add("status", "must be one of %v", Statuses)
+	}
+	checkColumns(ev, "", &v)
+	return v.Err()
+}
+
+// PutMetrics creates or replaces the metrics row of m.ShipmentID and
+// reports whether it created it. It returns ErrNotFound if there is no
+// such shipment.
+func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error) {
+	if err := m.Validate(); err != nil {
 		return false, err
 	}
-	err := s.inTx(ctx, func(tx *gorm.DB) error {
+	cols, err := replacedColumns(s.db)
+	if err != nil {
+		return false, err
+	}
+	err = s.inTx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&Shipment{}).Where("id = ?", m.ShipmentID).Count(&n).Error; err != nil {
 			return classify(err)
@@ -461,7 +483,7 @@ func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error
 			return fmt.Errorf("shipment %s: %w", m.ShipmentID, ErrNotFound)
 		}
 		err := tx.Clauses(
-			clause.OnConflict{Columns: []clause.Column{{Name: "shipment_id"}}, DoUpdates: clause.AssignmentColumns(metricsColumns)},
+			clause.OnConflict{Columns: []clause.Column{{Name: "shipment_id"}}, DoUpdates: clause.AssignmentColumns(cols)},
 			clause.Returning{},
 		).Create(m).Error
 		if err != nil {
