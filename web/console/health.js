@@ -64,7 +64,7 @@ function render(r) {
     out.push(h("section", { class: "card gauges", "aria-label": "Capacity" }, h("h2", {}, "Server capacity"),
       gauge("Planned use of the server's connections", "capacity", cap.planned_utilization_percent ?? 0, 100,
         cap.planned_utilization_percent === undefined ? "—" : `${cap.planned_utilization_percent} %`, 60, 80),
-      h("p", {}, `Status: ${cap.status}. `, text(cap.recommendation)),
+      h("p", {}, `Status: ${cap.status}.`, cap.recommendation ? ` ${cap.recommendation}` : ""),
       h("p", { class: "hint" }, `${text(cap.server_connections)} connections open of ${text(cap.server_max_connections)} ` +
         `(${text(cap.reserved_connections)} reserved); ${text(cap.app_instances)} app instances planned.`)));
   }
