@@ -25,7 +25,8 @@ func TestNumberBoundsAgreeWithSpec(t *testing.T) {
 	f := newFixture(t, true)
 	_, key := f.key(t, models.ScopeWrite)
 	shipment := createShipment(t, f, key, newShipment)
-	metricsPath := "/v1/shipments/" + shipment["id"].(string) + "/metrics"
+	shipmentPath := "/v1/shipments/" + shipment["id"].(string)
+	metricsPath := shipmentPath + "/metrics"
 
 	const (
 		summary = `{"date": "2026-11-28", "period": "daily", %s}`
@@ -52,7 +53,11 @@ func TestNumberBoundsAgreeWithSpec(t *testing.T) {
 		{"PUT", metricsPath, "{%s}", "other_fees", "1234567.89", true},
 		{"PUT", metricsPath, "{%s}", "other_fees", "-10000000000", false},
 		{"PUT", metricsPath, "{%s}", "other_fees", "0.001", false},
-		// Counts and days: not negative.
+		// Counts and days: not negative; a weight above 0.
+		{"PATCH", shipmentPath, "{%s}", "delivery_days", "0", true},
+		{"PATCH", shipmentPath, "{%s}", "delivery_days", "-1", false},
+		{"PATCH", shipmentPath, "{%s}", "weight", "0.5", true},
+		{"PATCH", shipmentPath, "{%s}", "weight", "0", false},
 		{"POST", "/v1/analytics/summaries", summary, "average_delivery_days", "-0.5", false},
 		{"POST", "/v1/analytics/carrier-performance", carrier, "min_delivery_days", "-1", false},
 		{"POST", "/v1/analytics/carrier-performance", carrier, "max_delivery_days", "0", true},
