@@ -209,8 +209,8 @@ func TestSpecAgreesWithModelsCatchesDrift(t *testing.T) {
 		},
 		{
 			"        signed_by: {type: [string, 'null'], maxLength: 100}\n        batch_id: {type: [string, 'null'], maxLength: 50}\n        batch_status: {type: [string, 'null'], maxLength: 20}\n        metadata: {description: \"Any JSON value, or null.\"}\n      allOf:",
-			"        signed_by: {type: [string, 'null'], maxLength: 100}\n        batch_id: {type: [string, 'null'], maxLength: 50}\n        batch_status: {type: [string, 'null'], maxLength: 20}\n        metadata: {description: \"Any JSON value, or null.\"}\n        insurance_amount: {$ref: '#/components/schemas/NullableMoneyNotNegative'}\n      allOf:",
-			"Shipment.insurance_amount: the create schema (POST /v1/shipments) has it, the model does not",
+			"        signed_by: {type: [string, 'null'], maxLength: 100}\n        batch_id: {type: [string, 'null'], maxLength: 50}\n        batch_status: {type: [string, 'null'], maxLength: 20}\n        metadata: {description: \"Any JSON value, or null.\"}\n        declared_value: {$ref: '#/components/schemas/NullableMoneyNotNegative'}\n      allOf:",
+			"Shipment.declared_value: the create schema (POST /v1/shipments) has it, the model does not",
 		},
 		{
 			"            country: {default: US}\n",
