@@ -186,6 +186,10 @@ func TestHeadOnGetRoutes(t *testing.T) {
 		if key != "" {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
+		// Go's client asks for gzip on GET, not on HEAD, and drops the
+		// Content-Length of what it unzips (the console's files are sent
+		// gzipped): ask both for the same encoding.
+		req.Header.Set("Accept-Encoding", "identity")
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)

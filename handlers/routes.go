@@ -99,10 +99,10 @@ func New(o Options) *echo.Echo {
 	get(e.Add, "/openapi.yaml", openAPIYAML)
 	// The console and the API reference (package web): static pages that
 	// call /v1 with a key the user pastes, with their own strict headers.
+	// One route each: /console* is /console, /console/ and below.
 	site := echo.WrapHandler(web.Handler())
-	for _, p := range []string{"/console", "/console/*", "/docs", "/docs/*"} {
-		get(e.Add, p, site)
-	}
+	get(e.Add, "/console*", site)
+	get(e.Add, "/docs*", site)
 
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),

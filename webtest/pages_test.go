@@ -36,7 +36,7 @@ func testPages(t *testing.T, s *site) {
 	_, _, list := s.api(t, "GET", "/v1/shipments?page_size=1", nil)
 	id := list["shipments"].([]any)[0].(map[string]any)["id"].(string)
 	for _, p := range []struct{ name, path, ready string }{
-		{"dashboard", "/console/", "#per-day canvas"},
+		{"dashboard", "/console", "#per-day canvas"}, // redirected to /console/
 		{"shipments", "/console/shipments", "table.list tbody tr"},
 		{"shipment", "/console/shipments/" + id, "#edit-shipment"},
 		{"create", "/console/new", "#create-shipment"},
