@@ -233,3 +233,51 @@ func testShipments(t *testing.T, s *site) {
 		}
 	}
 }
+
+// testStates checks the empty and error states: a range with no
+// shipments, a range the API refuses, an unknown shipment, a filter that
+// matches nothing, and a read-only key that tries to edit.
+func testStates(t *testing.T, s *site) {
+	tb := s.newTab(t)
+	tb.login()
+	tb.open("/console/?start_date=2001-01-01&end_date=2001-01-31")
+	tb.do(chromedp.WaitVisible(chromedp.CSS(`#dashboard .empty`)))
+	if got := tb.kpi("total_shipments"); got != "0" {
+		t.Errorf("an empty range shows %q shipments", got)
+	}
+
+	tb.expect(400, "/v1/analytics/dashboard")
+	tb.open("/console/?start_date=2001-01-31&end_date=2001-01-01")
+	if msg := tb.text(`#dashboard [role="alert"]`); msg == "" {
+		t.Error("a refused range shows no error")
+	}
+
+	tb.expect(404, "/v1/shipments/00000000-0000-4000-8000-000000000000")
+	tb.open("/console/shipments/00000000-0000-4000-8000-000000000000")
+	if msg := tb.text(`main .empty`); !strings.Contains(msg, "no such shipment") {
+		t.Errorf("an unknown shipment shows %q", msg)
+	}
+
+	tb.open("/console/shipments?carrier=NoSuchCarrier")
+	if msg := tb.text(`#shipments .empty`); !strings.Contains(msg, "No shipments match") {
+		t.Errorf("an empty list shows %q", msg)
+	}
+
+	tb.open("/console/nowhere")
+	if h1 := tb.text("h1"); h1 != "Page not found" {
+		t.Errorf("an unknown console page shows %q", h1)
+	}
+
+	// A read key can look but not edit; the page says why.
+	_, _, list := s.api(t, "GET", "/v1/shipments?page_size=1", nil)
+	tb.do(chromedp.Click(chromedp.ID("forget")), chromedp.WaitVisible(chromedp.ID("api-key")),
+		chromedp.SendKeys(chromedp.ID("api-key"), s.readKey+"\n"))
+	tb.open("/console/shipments/" + ids(list)[0])
+	tb.expect(403, "/v1/shipments/")
+	tb.do(chromedp.WaitVisible(chromedp.ID("edit-shipment")),
+		chromedp.SetValue(chromedp.CSS(`#edit-shipment [name="reference"]`), "READ-ONLY"),
+		chromedp.Click(chromedp.CSS(`#edit-shipment button[type="submit"]`)))
+	if msg := tb.text(`#edit-result [role="alert"]`); !strings.Contains(msg, "write scope") {
+		t.Errorf("a read key's edit shows %q", msg)
+	}
+}

@@ -20,6 +20,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("KeyPrompt", func(t *testing.T) { testKeyPrompt(t, s) })
 	t.Run("Dashboard", func(t *testing.T) { testDashboard(t, s) })
 	t.Run("Shipments", func(t *testing.T) { testShipments(t, s) })
+	t.Run("States", func(t *testing.T) { testStates(t, s) })
 	t.Run("Create", func(t *testing.T) { testCreate(t, s) })
 	t.Run("Conflict", func(t *testing.T) { testConflict(t, s) })
 	t.Run("XSS", func(t *testing.T) { testXSS(t, s) })
