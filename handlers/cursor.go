@@ -64,6 +64,21 @@ func (q *query) cursor(p *models.Page) {
 	}
 }
 
+// forwardCursor reads the cursor of a list paged forward only (a
+// shipment's events): its next_cursor, which points to the later items.
+func (q *query) forwardCursor(after **models.Key) {
+	v := q.str("cursor")
+	if v == nil {
+		return
+	}
+	dir, key, ok := decodeCursor(*v)
+	if !ok || dir != cursorNewer {
+		q.fail("cursor is not a cursor of this list: pass its next_cursor unchanged")
+		return
+	}
+	*after = &key
+}
+
 // keyed is a row of a list, which knows its place in it.
 type keyed interface {
 	ListKey() models.Key

@@ -74,16 +74,24 @@ func listEvents(store *models.Store) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		q := newQuery(c.QueryParams(), "page_size", "after_id")
-		size, after := q.int("page_size", 100, 1, 100), q.id("after_id")
+		q := newQuery(c.QueryParams(), "page_size", "after_id", "cursor")
+		p := models.EventPage{Size: q.int("page_size", 100, 1, 100), AfterID: q.id("after_id")}
+		q.forwardCursor(&p.After)
+		if p.AfterID != nil && p.After != nil {
+			q.fail("give cursor or after_id, not both")
+		}
 		if err := q.Err(); err != nil {
 			return err
 		}
-		evs, more, err := store.Events(c.Request().Context(), id, size, after)
+		evs, more, err := store.Events(c.Request().Context(), id, p)
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, listResponse("events", evs, more))
+		body := listResponse("events", evs, more)
+		if more {
+			body["next_cursor"] = encodeCursor(cursorNewer, evs[len(evs)-1].ListKey())
+		}
+		return c.JSON(http.StatusOK, body)
 	}
 }
 

@@ -234,6 +234,26 @@ func TestEventsMetricsAndDelete(t *testing.T) {
 	if len(page["events"].([]any)) != 2 || page["has_more"] != true {
 		t.Errorf("events page = %v", page)
 	}
+	// The next page by cursor: the rest, in order, with no further cursor.
+	rec, next := f.send(t, http.MethodGet, path+"/events?page_size=2&cursor="+page["next_cursor"].(string), key, "")
+	var rest []string
+	for _, e := range next["events"].([]any) {
+		rest = append(rest, e.(map[string]any)["status"].(string))
+	}
+	if rec.Code != 200 || !slices.Equal(rest, order[2:]) || next["has_more"] != false || next["next_cursor"] != nil {
+		t.Errorf("events by cursor: %d %s, want %v and no next_cursor", rec.Code, rec.Body, order[2:])
+	}
+	// A list's cursor pointing the other way, an altered one and one beside
+	// after_id are refused.
+	own := status()
+	createShipment(t, f, key, fmt.Sprintf(`{"from_address_id": %q, "to_address_id": %q}`, own["from_address_id"], own["to_address_id"]))
+	_, shipments := f.send(t, http.MethodGet, "/v1/shipments?page_size=1", key, "")
+	older := shipments["next_cursor"].(string)
+	for _, q := range []string{"cursor=" + older, "cursor=" + page["next_cursor"].(string)[:38] + "A",
+		"cursor=" + page["next_cursor"].(string) + "&after_id=" + page["events"].([]any)[1].(map[string]any)["id"].(string)} {
+		rec, body := f.send(t, http.MethodGet, path+"/events?"+q, key, "")
+		checkProblem(t, rec.Code, rec.Header(), body, 400, "bad_request")
+	}
 
 	rec, _ = f.send(t, http.MethodGet, path+"/metrics", key, "")
 	if rec.Code != 404 {

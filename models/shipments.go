@@ -339,10 +339,23 @@ var (
 		sql: `DELETE FROM customs_infos WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM shipments WHERE customs_info_id = $1)`}
 )
 
-// Events returns a shipment's tracking events, oldest first, at most limit
-// of them after the event afterID (if not nil), and whether there are more.
-// It returns ErrNotFound if there is no such shipment.
-func (s *Store) Events(ctx context.Context, shipmentID uuid.UUID, limit int, afterID *uuid.UUID) ([]ShipmentEvent, bool, error) {
+// EventPage selects a page of a shipment's events: Size of them, after
+// the event AfterID names or after the sort key After (a cursor's: it
+// stays valid whatever happens to its event).
+type EventPage struct {
+	Size    int
+	AfterID *uuid.UUID
+	After   *Key
+}
+
+// ListKey is an event's place in its shipment's list: the events are
+// listed oldest first by when they happened, not when they were recorded.
+func (ev ShipmentEvent) ListKey() Key { return Key{ev.EventDatetime.Time, ev.ID} }
+
+// Events returns a page of a shipment's tracking events, oldest first, and
+// whether there are more. It returns ErrNotFound if there is no such
+// shipment, and ErrInvalidCursor if p.AfterID is not one of its events.
+func (s *Store) Events(ctx context.Context, shipmentID uuid.UUID, p EventPage) ([]ShipmentEvent, bool, error) {
 	db := s.conn(ctx)
 	var n int64
 	if err := db.Model(&Shipment{}).Where("id = ?", shipmentID).Count(&n).Error; err != nil {
@@ -352,14 +365,19 @@ func (s *Store) Events(ctx context.Context, shipmentID uuid.UUID, limit int, aft
 		return nil, false, fmt.Errorf("shipment %s: %w", shipmentID, ErrNotFound)
 	}
 	q := db.Where("shipment_id = ?", shipmentID)
-	if afterID != nil {
+	after := p.After
+	if p.AfterID != nil {
 		var at time.Time
-		err := db.Model(&ShipmentEvent{}).Select("event_datetime").Where("id = ? AND shipment_id = ?", *afterID, shipmentID).Row().Scan(&at)
+		err := db.Model(&ShipmentEvent{}).Select("event_datetime").Where("id = ? AND shipment_id = ?", *p.AfterID, shipmentID).Row().Scan(&at)
 		if err != nil {
-			return nil, false, fmt.Errorf("after_id %s: %w", afterID, ErrInvalidCursor)
+			return nil, false, fmt.Errorf("after_id %s: %w", p.AfterID, ErrInvalidCursor)
 		}
-		q = q.Where("(event_datetime, id) > (?, ?)", at, *afterID)
+		after = &Key{At: at, ID: *p.AfterID}
 	}
+	if after != nil {
+		q = q.Where("(event_datetime, id) > (?, ?)", after.At, after.ID)
+	}
+	limit := p.Size
 	var evs []ShipmentEvent
 	if err := q.Order("event_datetime, id").Limit(limit + 1).Find(&evs).Error; err != nil {
 		return nil, false, classify(err)
