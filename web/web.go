@@ -169,16 +169,18 @@ func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", a.contentType)
 	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", a.etag)
 	h.Add("Vary", "Accept-Encoding")
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, a.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body := a.body
+	// The two encodings are two representations: each has its own ETag.
+	body, etag := a.body, a.etag
 	if a.gzipped != nil && acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
-		body = a.gzipped
+		body, etag = a.gzipped, strings.TrimSuffix(a.etag, `"`)+`-gzip"`
+	}
+	h.Set("ETag", etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
+		h.Del("Content-Encoding")
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -136,10 +136,18 @@ func TestRedirectsAndCaching(t *testing.T) {
 	if zipped.Header().Get("Content-Encoding") != "gzip" || zipped.Body.Len() >= plain.Body.Len() {
 		t.Errorf("gzip: Content-Encoding %q, %d bytes; plain %d bytes", zipped.Header().Get("Content-Encoding"), zipped.Body.Len(), plain.Body.Len())
 	}
-	etag := plain.Header().Get("ETag")
-	again := get(t, h, "/console/assets/app.js", "If-None-Match", etag)
-	if etag == "" || again.Code != http.StatusNotModified {
+	etag, zetag := plain.Header().Get("ETag"), zipped.Header().Get("ETag")
+	if etag == "" || zetag == "" || etag == zetag {
+		t.Errorf("ETags: %q plain, %q gzipped; want two different ones", etag, zetag)
+	}
+	if again := get(t, h, "/console/assets/app.js", "If-None-Match", etag); again.Code != http.StatusNotModified {
 		t.Errorf("If-None-Match %q: %d, want 304", etag, again.Code)
+	}
+	if again := get(t, h, "/console/assets/app.js", "If-None-Match", zetag, "Accept-Encoding", "gzip"); again.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match %q with gzip: %d, want 304", zetag, again.Code)
+	}
+	if again := get(t, h, "/console/assets/app.js", "If-None-Match", zetag); again.Code != http.StatusOK {
+		t.Errorf("If-None-Match %q without gzip: %d, want 200 (another representation)", zetag, again.Code)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/console/", nil))
