@@ -50,6 +50,15 @@ func testPages(t *testing.T, s *site) {
 		}
 		tb.screenshots(p.name, p.ready, true)
 	}
+
+	// The navigation works from the keyboard: Enter on a focused link.
+	tb.open("/console/")
+	tb.do(chromedp.WaitVisible(chromedp.CSS("#per-day canvas")),
+		chromedp.SendKeys(chromedp.CSS(`a[data-nav="shipments"]`), "\r"),
+		chromedp.WaitVisible(chromedp.CSS("table.list tbody tr")))
+	if cur := eval[string](tb, `document.querySelector('[aria-current="page"]')?.dataset.nav ?? ""`); cur != "shipments" {
+		t.Errorf("after Enter on Shipments the current page is %q", cur)
+	}
 }
 
 // testDocs loads the API reference and checks that it lists the API's

@@ -70,12 +70,13 @@ export async function dashboard(ctx, params) {
     "aria-label": `Shipments per day, ${r.start_date} to ${r.end_date}` });
   parts.push(
     h("section", { class: "card" }, h("h2", {}, "Shipments per day"), chart,
-      // The chart's figures as a table, for screen readers.
-      h("table", { class: "sr-only", id: "per-day-table" },
+      // The chart's figures as a table, for screen readers (in a hidden
+      // box: a table itself grows to fit its rows whatever its height).
+      h("div", { class: "sr-only" }, h("table", { id: "per-day-table" },
         h("caption", {}, "Shipments per day"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Shipments"))),
         h("tbody", {}, d.by_date.map((p) => h("tr", { "data-date": p.date },
-          h("td", {}, p.date), h("td", { class: "num" }, p.shipments)))))),
+          h("td", {}, p.date), h("td", { class: "num" }, p.shipments))))))),
     h("div", { class: "two" },
       h("section", { class: "card" }, h("h2", {}, "Carrier mix"), carrierMix(d.by_carrier, s.total_shipments)),
       h("section", { class: "card" }, h("h2", {}, "Cost per carrier"), costPerCarrier(d.by_carrier))),
@@ -100,7 +101,9 @@ function perDayChart(el, byDate, ctx) {
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
+    // Half a day either side, so the first and last bars show whole.
+    scales: { x: { time: true, range: (u, min, max) => [min - 43200, max + 43200] },
+      y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     axes: [{}, { label: "shipments", size: 50 }],
     series: [
       { label: "date", value: (u, v) => (v == null ? "—" : new Date(v * 1000).toISOString().slice(0, 10)) },
