@@ -120,18 +120,23 @@ async function downloadCSV(params, button, status) {
   delete q.cursor;
   q.page_size = 100;
   const rows = [CSV_COLUMNS.join(",")];
+  let truncated = false;
   button.disabled = true;
   try {
     for (;;) {
       const page = (await call("GET", `/v1/shipments${query(q)}`)).data;
-      for (const s of page.shipments) {
+      for (const s of page.shipments.slice(0, MAX_CSV_ROWS + 1 - rows.length)) {
         rows.push([s.id, s.created_at, s.reference, s.tracking_code, s.status, s.carrier, s.service, s.mode,
           s.total_cost === null ? "" : money(s.total_cost), s.currency,
           s.from_address?.city, s.from_address?.country, s.to_address?.city, s.to_address?.country]
           .map(csvCell).join(","));
       }
       status.textContent = `${rows.length - 1} rows fetched`;
-      if (!page.has_more || !page.next_cursor || rows.length > MAX_CSV_ROWS) break;
+      if (!page.has_more || !page.next_cursor) break;
+      if (rows.length > MAX_CSV_ROWS) {
+        truncated = true;
+        break;
+      }
       q.cursor = page.next_cursor;
     }
   } catch (err) {
@@ -145,6 +150,8 @@ async function downloadCSV(params, button, status) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-  status.textContent = `Downloaded ${rows.length - 1} shipments as CSV`;
+  status.textContent = truncated
+    ? `Downloaded the newest ${MAX_CSV_ROWS} shipments as CSV; narrow the filter for the rest`
+    : `Downloaded ${rows.length - 1} shipments as CSV`;
   button.disabled = false;
 }
