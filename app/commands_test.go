@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,9 +34,17 @@ func migrationFiles(t *testing.T) []string {
 	return files
 }
 
+// latestMigration is the newest migration's version.
+func latestMigration(t *testing.T) string {
+	t.Helper()
+	files := migrationFiles(t)
+	version, _, _ := strings.Cut(filepath.Base(files[len(files)-1]), "_")
+	return strings.TrimLeft(version, "0")
+}
+
 func TestMigrateCommands(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": testdb.Empty(t)}
-	latest := fmt.Sprint(len(migrationFiles(t)))
+	latest := latestMigration(t)
 	steps := []struct {
 		args []string
 		want string
@@ -54,6 +63,45 @@ func TestMigrateCommands(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, s.want) {
 			t.Fatalf("%v: exit %d, stdout %q, stderr %q; want %q", s.args, code, stdout, stderr, s.want)
 		}
+	}
+}
+
+// TestMigrateThroughPgBouncer: with DB_PGBOUNCER=true, waybill migrate
+// works on MIGRATE_DATABASE_URL (the server itself) and pins the session
+// settings PgBouncer refuses as startup parameters, which connections
+// through a real PgBouncer then have; without MIGRATE_DATABASE_URL it
+// works through PgBouncer's transaction pooling too (a lock table, not a
+// session's advisory lock).
+func TestMigrateThroughPgBouncer(t *testing.T) {
+	dsn := testdb.Empty(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bouncer := testdb.PgBouncer(t, dsn, 2)
+	through := bouncer.URL(strings.TrimPrefix(u.Path, "/"))
+	latest := latestMigration(t)
+	env := map[string]string{"DATABASE_URL": through, "MIGRATE_DATABASE_URL": dsn, "DB_PGBOUNCER": "true", "DB_STATEMENT_TIMEOUT": "9s"}
+	code, stdout, stderr := run(t, env, "migrate", "up")
+	if code != 0 || !strings.Contains(stdout, "schema version "+latest+"\n") || !strings.Contains(stdout, "pinned the session settings") {
+		t.Fatalf("migrate up: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	db, err := sql.Open("pgx", through+"&default_query_exec_mode=exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for param, want := range map[string]string{"jit": "off", "statement_timeout": "9s"} {
+		var got string
+		if err := db.QueryRow("SHOW " + param).Scan(&got); err != nil || got != want {
+			t.Errorf("SHOW %s through PgBouncer after migrate = %q (%v), want %q", param, got, err, want)
+		}
+	}
+
+	delete(env, "MIGRATE_DATABASE_URL")
+	code, stdout, stderr = run(t, env, "migrate", "redo")
+	if code != 0 || !strings.Contains(stdout, "schema version "+latest+"\n") {
+		t.Errorf("migrate redo through PgBouncer: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
 

@@ -23,8 +23,13 @@ const migrateUsage = `Usage: waybill migrate up|down|status|version|redo|to N
   redo     roll back the newest migration and apply it again
   to N     migrate up or down to version N (0 rolls back everything)
 
-Concurrent runs are serialised by an advisory lock (a lock table when
-DB_PGBOUNCER=true). The database is DATABASE_URL.`
+The database is MIGRATE_DATABASE_URL if set (with PgBouncer in front of
+the service, the primary itself), else DATABASE_URL. Concurrent runs are
+serialised by an advisory lock (a lock table through PgBouncer: with
+DB_PGBOUNCER=true and no MIGRATE_DATABASE_URL). With DB_PGBOUNCER=true, a
+change also makes Waybill's session settings (jit off and
+DB_STATEMENT_TIMEOUT) the database's defaults, since PgBouncer does not
+pass them on; this needs the database's owner.`
 
 func runMigrate(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("migrate")
@@ -55,16 +60,40 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		return usagef("unknown subcommand %q: up, down, status, version, redo or to N", args[0])
 	}
 
-	store, cfg, err := storeFromEnv(e)
+	cfg, err := config.Load(e.getenv)
+	if err != nil {
+		return err
+	}
+	dsn, direct := cfg.MigrateDatabaseURL, true
+	if dsn == "" {
+		dsn, direct = cfg.DatabaseURL, !cfg.DBPgBouncer
+	}
+	if dsn == "" {
+		return errors.New("DATABASE_URL is not set")
+	}
+	opts := poolOptions(cfg)
+	opts.PgBouncer = !direct
+	store, err := models.Open(dsn, opts)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	p, err := migrations.NewProvider(store.DB(), cfg.DBPgBouncer)
+	p, err := migrations.NewProvider(store.DB(), !direct)
 	if err != nil {
 		return err
 	}
-	return migrate(ctx, p, e, args[0], target)
+	if err := migrate(ctx, p, e, args[0], target); err != nil {
+		return err
+	}
+	if cfg.DBPgBouncer && args[0] != "status" && args[0] != "version" {
+		// Through PgBouncer the session settings are the database's.
+		if err := store.PinSettings(ctx, opts); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "pinned the session settings (jit, statement_timeout) as the database's defaults, for PgBouncer;"+
+			" server connections PgBouncer already holds take them when it reconnects (RECONNECT on its admin console)")
+	}
+	return nil
 }
 
 // storeFromEnv loads the configuration and opens the database for a

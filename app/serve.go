@@ -68,7 +68,12 @@ func newLogger(cfg config.Config, w io.Writer) *logrus.Logger {
 }
 
 func openStore(dsn string, cfg config.Config) (*models.Store, error) {
-	return models.Open(dsn, models.PoolOptions{
+	return models.Open(dsn, poolOptions(cfg))
+}
+
+// poolOptions are the database settings of cfg.
+func poolOptions(cfg config.Config) models.PoolOptions {
+	return models.PoolOptions{
 		MaxOpenConns:     cfg.DBMaxOpenConns,
 		MaxIdleConns:     cfg.DBMaxIdleConns,
 		ConnMaxLifetime:  cfg.DBConnMaxLifetime,
@@ -76,7 +81,7 @@ func openStore(dsn string, cfg config.Config) (*models.Store, error) {
 		ConnectTimeout:   cfg.DBConnectTimeout,
 		StatementTimeout: cfg.DBStatementTimeout,
 		PgBouncer:        cfg.DBPgBouncer,
-	})
+	}
 }
 
 // serve runs the HTTP server until ctx ends, then drains: readiness fails

@@ -22,6 +22,10 @@ type Config struct {
 	// database": the server starts degraded.
 	DatabaseURL         string
 	DatabaseReplicaURLs []string
+	// MigrateDatabaseURL is where waybill migrate connects, if not
+	// DatabaseURL: the primary itself when the service goes through
+	// PgBouncer.
+	MigrateDatabaseURL string
 
 	DBMaxOpenConns     int
 	DBMaxIdleConns     int
@@ -64,6 +68,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:         p.databaseURL("DATABASE_URL"),
 		DatabaseReplicaURLs: p.databaseURLs("DATABASE_REPLICA_URLS"),
+		MigrateDatabaseURL:  p.databaseURL("MIGRATE_DATABASE_URL"),
 		DBMaxOpenConns:      p.int("DB_MAX_OPEN_CONNS", 16, 1, 10000),
 		DBConnMaxLifetime:   p.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
 		DBConnMaxIdleTime:   p.duration("DB_CONN_MAX_IDLE_TIME", 5*time.Minute, 0),

@@ -30,15 +30,26 @@ type fixture struct {
 
 func newFixture(t *testing.T, withDB bool) *fixture {
 	t.Helper()
-	f := &fixture{logs: &strings.Builder{}}
-	if withDB {
-		s, err := models.Open(testdb.New(t), models.PoolOptions{MaxOpenConns: 4, MaxIdleConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		f.store = s
+	if !withDB {
+		return fixtureOf(nil)
 	}
+	return fixtureOf(openStore(t, testdb.New(t), models.PoolOptions{MaxOpenConns: 4, MaxIdleConns: 4}))
+}
+
+// openStore opens a store on dsn, closed when t ends.
+func openStore(t *testing.T, dsn string, o models.PoolOptions) *models.Store {
+	t.Helper()
+	s, err := models.Open(dsn, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// fixtureOf is the router over store (nil: no database).
+func fixtureOf(store *models.Store) *fixture {
+	f := &fixture{logs: &strings.Builder{}, store: store}
 	log := logrus.New()
 	log.SetOutput(f.logs)
 	log.SetFormatter(&logrus.JSONFormatter{})

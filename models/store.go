@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,9 +170,55 @@ func connConfig(dsn string, o PoolOptions) (*pgx.ConnConfig, error) {
 	// join_collapse_limit = 1 is not a session setting: the shipment
 	// joins set it for their transaction (keepJoinOrder).
 	if o.PgBouncer {
+		// Transaction pooling hands each transaction any server connection:
+		// no named prepared statements, and no session settings. PgBouncer
+		// passes on only a few startup parameters (timezone among them) and
+		// refuses the others: jit and statement_timeout are the database's
+		// settings instead (PinSettings, run by waybill migrate).
 		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+		for name := range pinned(o) {
+			delete(cfg.RuntimeParams, name)
+		}
 	}
 	return cfg, nil
+}
+
+// pinned returns the session settings Waybill needs that PgBouncer does
+// not pass on as startup parameters.
+func pinned(o PoolOptions) map[string]string {
+	settings := map[string]string{"jit": "off"}
+	if o.StatementTimeout > 0 {
+		settings["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	}
+	return settings
+}
+
+var currentDatabase = statement{name: "current database", sql: `SELECT current_database()`}
+
+// PinSettings makes the session settings Waybill sends at connection
+// (jit off, and statement_timeout from o) the defaults of its database
+// (ALTER DATABASE ... SET), for connections through PgBouncer, which
+// refuses them as startup parameters. It needs the database's owner (or
+// a superuser); new server connections take them.
+func (s *Store) PinSettings(ctx context.Context, o PoolOptions) error {
+	name, err := queryRow[string](ctx, s.pool, currentDatabase)
+	if err != nil {
+		return classify(err)
+	}
+	settings := pinned(o)
+	if o.StatementTimeout <= 0 {
+		settings["statement_timeout"] = "0"
+	}
+	for _, param := range slices.Sorted(maps.Keys(settings)) {
+		// Neither the name nor the value can be bound; the name is quoted,
+		// and the parameters and values are this package's own.
+		pin := statement{name: "pin " + param, sql: fmt.Sprintf("ALTER DATABASE %s SET %s = '%s'",
+			pgx.Identifier{name}.Sanitize(), param, settings[param])}
+		if err := exec(ctx, s.pool, pin); err != nil {
+			return fmt.Errorf("pin %s for database %s: %w", param, name, classify(err))
+		}
+	}
+	return nil
 }
 
 // DB is the pool, for callers that need database/sql (migrations, stats).

@@ -87,13 +87,10 @@ func New(bin, dir, logFile string) (*Cluster, error) {
 	if os.Geteuid() != 0 {
 		return c, nil
 	}
-	for _, name := range []string{"postgres", "nobody"} {
-		if u, err := user.Lookup(name); err == nil {
-			c.runAs = u
-			return c, nil
-		}
+	if c.runAs, err = unprivileged(); err != nil {
+		return nil, err
 	}
-	return nil, errors.New("running as root, and there is neither a postgres nor a nobody user to run PostgreSQL as")
+	return c, nil
 }
 
 // Exists reports whether c.Dir holds a cluster that initdb finished.

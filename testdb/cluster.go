@@ -2,8 +2,10 @@ package testdb
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,4 +81,43 @@ func StartCluster(t testing.TB, settings ...string) (*pgcluster.Cluster, int) {
 			t.Fatalf("testdb: stop the cluster after a failed start: %v", err)
 		}
 	}
+}
+
+// PgBouncer starts a PgBouncer in transaction pooling in front of the
+// server of serverURL (a URL of 127.0.0.1, such as AdminURL's or
+// Cluster's), with poolSize server connections per database and user; it
+// is stopped when t ends. Bouncer.URL(name) reaches database name through
+// it. It fails t if the machine has no pgbouncer.
+func PgBouncer(t testing.TB, serverURL string, poolSize int) *pgcluster.Bouncer {
+	t.Helper()
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Hostname() != "127.0.0.1" {
+		t.Fatalf("testdb: PgBouncer needs a server on 127.0.0.1, not %q", serverURL)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		port = 5432
+	}
+	dir, err := os.MkdirTemp("", "waybill-pgbouncer-")
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("testdb: %v", err)
+		}
+	})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	b, err := pgcluster.StartBouncer(filepath.Join(dir, "pgbouncer"), port, poolSize)
+	if err != nil {
+		t.Fatalf("testdb: start PgBouncer: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Stop(); err != nil {
+			t.Errorf("testdb: stop PgBouncer: %v", err)
+		}
+	})
+	return b
 }

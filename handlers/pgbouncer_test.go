@@ -1,0 +1,126 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/waybill/waybill/models"
+	"github.com/waybill/waybill/testdb"
+)
+
+// TestThroughPgBouncer runs the API through a real PgBouncer (1.18, as
+// Debian ships it) in transaction pooling, with DB_PGBOUNCER=true and
+// fewer server connections than the application's pool: every route's
+// statements work without named prepared statements or session state,
+// the session settings Waybill needs hold as the database's defaults
+// (PgBouncer refuses them as startup parameters), an Idempotency-Key still
+// yields one shipment under concurrent retries, and the dashboard refresh
+// (transaction-scoped advisory lock) works.
+func TestThroughPgBouncer(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.New(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	bouncer := testdb.PgBouncer(t, dsn, 2)
+	opts := models.PoolOptions{MaxOpenConns: 8, MaxIdleConns: 8, StatementTimeout: 7 * time.Second, PgBouncer: true}
+
+	// Without DB_PGBOUNCER, the startup parameters are refused.
+	plain := openStore(t, bouncer.URL(name), models.PoolOptions{MaxOpenConns: 1, StatementTimeout: 7 * time.Second})
+	if err := plain.DB().PingContext(ctx); err == nil || !strings.Contains(err.Error(), "unsupported startup parameter") {
+		t.Errorf("through PgBouncer with session parameters: %v, want PgBouncer's refusal", err)
+	}
+
+	// waybill migrate pins them as the database's (on MIGRATE_DATABASE_URL,
+	// the server itself: connections PgBouncer already holds would keep
+	// their settings).
+	if err := openStore(t, dsn, opts).PinSettings(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t, bouncer.URL(name), opts)
+	for param, want := range map[string]string{"jit": "off", "statement_timeout": "7s", "TimeZone": "UTC"} {
+		var got string
+		if err := store.DB().QueryRowContext(ctx, "SHOW "+param).Scan(&got); err != nil || got != want {
+			t.Errorf("SHOW %s through PgBouncer = %q (%v), want %q", param, got, err, want)
+		}
+	}
+
+	f := fixtureOf(store)
+	_, key := f.key(t, models.ScopeWrite)
+
+	// Writes and reads of every kind, several at once over two server
+	// connections.
+	var wg sync.WaitGroup
+	ids := make([]string, 12)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, sh := f.send(t, http.MethodPost, "/v1/shipments", key, newShipment, "Idempotency-Key", fmt.Sprintf("bouncer-%d", i))
+			if rec.Code != http.StatusCreated {
+				t.Errorf("create %d: %d %s", i, rec.Code, rec.Body)
+				return
+			}
+			ids[i] = sh["id"].(string)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	path := "/v1/shipments/" + ids[0]
+	rec, _ := f.send(t, http.MethodPost, "/v1/shipments", key, newShipment, "Idempotency-Key", "bouncer-0")
+	if rec.Code != http.StatusCreated || rec.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("a retry with the same key: %d, replayed %q", rec.Code, rec.Header().Get("Idempotent-Replayed"))
+	}
+	get, _ := f.send(t, http.MethodGet, path, key, "")
+	patched, body := f.send(t, http.MethodPatch, path, key, `{"status": "in_transit"}`, "If-Match", get.Header().Get("ETag"))
+	if patched.Code != 200 || body["status"] != "in_transit" {
+		t.Errorf("patch: %d %s", patched.Code, patched.Body)
+	}
+	if rec, _ := f.send(t, http.MethodPost, path+"/events", key, `{"status": "delivered"}`); rec.Code != http.StatusCreated {
+		t.Errorf("event: %d %s", rec.Code, rec.Body)
+	}
+	for _, p := range []string{path + "/events", "/v1/shipments?page_size=5&status=unknown", "/v1/addresses?page_size=5",
+		"/v1/analytics/dashboard?start_date=2026-01-01&end_date=2026-12-31"} {
+		if rec, _ := f.send(t, http.MethodGet, p, key, ""); rec.Code != 200 {
+			t.Errorf("GET %s: %d %s", p, rec.Code, rec.Body)
+		}
+	}
+	if rec, _ := f.send(t, http.MethodDelete, "/v1/shipments/"+ids[1], key, ""); rec.Code != http.StatusNoContent {
+		t.Errorf("delete: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := store.RefreshDashboard(ctx, nil); err != nil {
+		t.Errorf("dashboard refresh: %v", err)
+	}
+
+	// Concurrent retries of one key: one shipment.
+	before := countShipments(t, f)
+	codes := make(chan int, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, _ := f.send(t, http.MethodPost, "/v1/shipments", key, newShipment, "Idempotency-Key", "bouncer-race")
+			codes <- rec.Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusCreated && code != http.StatusConflict {
+			t.Errorf("a concurrent retry answered %d, want 201 or 409", code)
+		}
+	}
+	if n := countShipments(t, f); n != before+1 {
+		t.Errorf("%d shipments from 8 concurrent requests with one Idempotency-Key, want 1", n-before)
+	}
+}
