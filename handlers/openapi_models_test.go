@@ -625,7 +625,6 @@ func requiredWhy(f goField, computed bool, expanded []string, name string) strin
 	return "the model always writes it"
 }
 
-
 // specDoc is the document as /openapi.json serves it, decoded.
 type specDoc struct{ root map[string]any }
 
