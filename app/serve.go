@@ -115,7 +115,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	var draining atomic.Bool
 	// The one view of the database's health: /readyz, /health, the
 	// readiness and capacity metrics and the log all read it.
-	health := dbhealth.New(store, dbhealth.Options{Instances: cfg.AppInstances, Log: log, Metrics: m, Draining: draining.Load})
+	health := dbhealth.New(store, dbhealth.Options{Instances: cfg.AppInstances, Log: log, Metrics: m, Draining: draining.Load,
+		BouncerAdminURL: cfg.PgBouncerAdminURL})
 	e := handlers.New(handlers.Options{
 		Metrics:        m,
 		Store:          store,

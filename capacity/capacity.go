@@ -40,6 +40,9 @@ type Plan struct {
 	PlannedUtilizationPercent float64 `json:"planned_utilization_percent"`
 	Status                    string  `json:"status"`
 	Recommendation            string  `json:"recommendation"`
+	// PooledBy is "pgbouncer" when the plan counts PgBouncer's server
+	// connections (NewBouncerPlan) rather than the instances' pools.
+	PooledBy string `json:"pooled_by,omitempty"`
 }
 
 // perInstance is how many connections each process keeps outside its
@@ -56,25 +59,56 @@ func NewPlan(s Server, instances, poolMax int) Plan {
 		AppInstances:          instances,
 		PlannedAppConnections: instances * (poolMax + perInstance),
 	}
+	p.grade(s, func() string { return recommend(s, instances, p.PlannedAppConnections) })
+	return p
+}
+
+// NewBouncerPlan plans the server connections of one PgBouncer in front of
+// every instance, as its admin console reports them in b: at most
+// b.ServerConnectionsPerPool() for Waybill's database and user, however
+// many instances and whatever their pools (their clients wait in
+// PgBouncer instead). The instances' health connections go through
+// PgBouncer too; behind it there is no revocation listener.
+func NewBouncerPlan(s Server, instances int, b models.Bouncer) Plan {
+	p := Plan{
+		ServerMaxConnections:  s.MaxConnections,
+		ReservedConnections:   s.ReservedTotal(),
+		ServerConnections:     s.Connections,
+		AppInstances:          instances,
+		PlannedAppConnections: b.ServerConnectionsPerPool(),
+		PooledBy:              "pgbouncer",
+	}
+	p.grade(s, func() string {
+		return fmt.Sprintf("PgBouncer may open %d of %d usable connections (default_pool_size %d + reserve_pool_size %d): "+
+			"lower them to %d in all, or raise max_connections to at least %d",
+			p.PlannedAppConnections, s.Usable(), b.DefaultPoolSize, b.ReservePoolSize, max(1, s.Usable()*okPercent/100),
+			minMaxConnections(p.PlannedAppConnections, s.ReservedTotal()))
+	})
+	return p
+}
+
+// grade sets the plan's utilization and status against s, and, unless it
+// is ok, its recommendation (recommend's, or raising max_connections when
+// the server leaves ordinary roles nothing).
+func (p *Plan) grade(s Server, recommend func() string) {
 	usable := s.Usable()
 	if usable <= 0 {
 		p.Status = Critical
 		p.Recommendation = fmt.Sprintf("the server leaves no connections to ordinary roles (max_connections %d, %d reserved): raise max_connections to at least %d",
 			s.MaxConnections, s.ReservedTotal(), minMaxConnections(p.PlannedAppConnections, s.ReservedTotal()))
-		return p
+		return
 	}
 	p.PlannedUtilizationPercent = math.Round(float64(p.PlannedAppConnections)/float64(usable)*100*100) / 100
 	switch {
 	case p.PlannedUtilizationPercent <= okPercent:
 		p.Status = OK
-		return p
+		return
 	case p.PlannedUtilizationPercent <= warningPercent:
 		p.Status = Warning
 	default:
 		p.Status = Critical
 	}
-	p.Recommendation = recommend(s, instances, p.PlannedAppConnections)
-	return p
+	p.Recommendation = recommend()
 }
 
 // recommend names the pool size, or the max_connections, that brings the

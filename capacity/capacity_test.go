@@ -3,6 +3,8 @@ package capacity
 import (
 	"strings"
 	"testing"
+
+	"github.com/waybill/waybill/models"
 )
 
 func TestNewPlan(t *testing.T) {
@@ -96,6 +98,33 @@ func TestRecommendationWorks(t *testing.T) {
 						t.Errorf("max %d, %d instances: pool %d is not the largest ok pool", maxConns, instances, smaller)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestNewBouncerPlan: behind PgBouncer the plan counts its server
+// connections for Waybill's pool (pool + reserve, bounded by
+// max_db_connections), whatever the number of instances.
+func TestNewBouncerPlan(t *testing.T) {
+	s := Server{MaxConnections: 100, SuperuserReserved: 3, Connections: 10}
+	for _, tt := range []struct {
+		b       models.Bouncer
+		planned int
+		status  string
+	}{
+		{models.Bouncer{DefaultPoolSize: 20, ReservePoolSize: 5}, 25, OK},
+		{models.Bouncer{DefaultPoolSize: 20, ReservePoolSize: 5, MaxDBConnections: 10}, 10, OK},
+		{models.Bouncer{DefaultPoolSize: 60, ReservePoolSize: 10}, 70, Warning},
+		{models.Bouncer{DefaultPoolSize: 90}, 90, Critical},
+	} {
+		for _, instances := range []int{1, 8} {
+			p := NewBouncerPlan(s, instances, tt.b)
+			if p.PlannedAppConnections != tt.planned || p.Status != tt.status || p.PooledBy != "pgbouncer" || p.AppInstances != instances {
+				t.Errorf("%+v, %d instances: planned %d %s (%s), want %d %s", tt.b, instances, p.PlannedAppConnections, p.Status, p.PooledBy, tt.planned, tt.status)
+			}
+			if (p.Status == OK) != (p.Recommendation == "") || (p.Status != OK && !strings.Contains(p.Recommendation, "default_pool_size")) {
+				t.Errorf("%+v: recommendation %q", tt.b, p.Recommendation)
 			}
 		}
 	}

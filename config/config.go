@@ -34,7 +34,10 @@ type Config struct {
 	DBConnectTimeout   time.Duration
 	DBStatementTimeout time.Duration
 	DBPgBouncer        bool
-	AppInstances       int
+	// PgBouncerAdminURL is PgBouncer's admin console, for the capacity
+	// plan, /health and waybill monitor; "" when there is none.
+	PgBouncerAdminURL string
+	AppInstances      int
 
 	HTTPAddr        string
 	PprofAddr       string
@@ -75,6 +78,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DBConnectTimeout:    p.duration("DB_CONNECT_TIMEOUT", 5*time.Second, time.Millisecond),
 		DBStatementTimeout:  p.duration("DB_STATEMENT_TIMEOUT", 30*time.Second, 0),
 		DBPgBouncer:         p.bool("DB_PGBOUNCER", false),
+		PgBouncerAdminURL:   p.databaseURL("PGBOUNCER_ADMIN_URL"),
 		AppInstances:        p.int("APP_INSTANCES", 1, 1, 10000),
 		HTTPAddr:            p.addr("HTTP_ADDR", "127.0.0.1:8080"),
 		PprofAddr:           p.addr("PPROF_ADDR", ""),

@@ -50,6 +50,10 @@ type Check struct {
 	// Capacity is the connection capacity plan; its Status is
 	// capacity.Unknown when the limits could not be read.
 	Capacity capacity.Plan
+	// Bouncer is what PgBouncer's admin console reported, when
+	// Options.BouncerAdminURL is set and it answered; the plan then counts
+	// PgBouncer's server connections.
+	Bouncer *models.Bouncer
 }
 
 // Up reports whether the database answered the check's ping.
@@ -70,6 +74,9 @@ type Options struct {
 	// Draining reports whether the server is shutting down: readiness
 	// fails while it does. nil: never.
 	Draining func() bool
+	// BouncerAdminURL is PgBouncer's admin console (PGBOUNCER_ADMIN_URL),
+	// read at every check; "" when the service does not go through one.
+	BouncerAdminURL string
 }
 
 // Monitor watches the database's health; see the package comment. The zero
@@ -86,6 +93,7 @@ type Monitor struct {
 	known, up  bool   // whether a check has run, and what the last one found
 	planStatus string // the status of the last capacity plan logged
 	planFailed bool   // the last capacity read failed (logged once)
+	bouncerErr bool   // the last read of PgBouncer's console failed (logged once)
 	stopped    bool   // Run has returned
 }
 
@@ -191,10 +199,34 @@ func (m *Monitor) newCheck() (any, error) {
 		var server models.ServerConnections
 		if server, planErr = m.store.ServerConnections(ctx); planErr == nil {
 			c.Capacity = capacity.NewPlan(server, m.o.Instances, m.store.Stats().MaxOpenConnections)
+			if m.o.BouncerAdminURL != "" {
+				b, err := models.ReadBouncer(ctx, m.o.BouncerAdminURL)
+				m.noteBouncer(err)
+				if err == nil {
+					c.Bouncer = &b
+					c.Capacity = capacity.NewBouncerPlan(server, m.o.Instances, b)
+				}
+			}
 		}
 	}
 	m.record(c, err, planErr)
 	return c, nil
+}
+
+// noteBouncer logs when reading PgBouncer's admin console starts or stops
+// failing; while it fails, the plan counts the instances' pools.
+func (m *Monitor) noteBouncer(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	failed := err != nil
+	if failed != m.bouncerErr && m.o.Log != nil {
+		if failed {
+			m.o.Log.WithField("error", err.Error()).Warn("could not read PgBouncer's admin console (PGBOUNCER_ADMIN_URL): the capacity plan counts the instances' pools")
+		} else {
+			m.o.Log.Info("reading PgBouncer's admin console")
+		}
+	}
+	m.bouncerErr = failed
 }
 
 // record makes c the last check, and logs and publishes what changed.

@@ -47,16 +47,21 @@ func openStore(t *testing.T, dsn string, o models.PoolOptions) *models.Store {
 	return s
 }
 
-// fixtureOf is the router over store (nil: no database).
-func fixtureOf(store *models.Store) *fixture {
+// fixtureOf is the router over store (nil: no database); each of edits
+// changes its options first.
+func fixtureOf(store *models.Store, edits ...func(*handlers.Options)) *fixture {
 	f := &fixture{logs: &strings.Builder{}, store: store}
 	log := logrus.New()
 	log.SetOutput(f.logs)
 	log.SetFormatter(&logrus.JSONFormatter{})
-	f.e = handlers.New(handlers.Options{
+	o := handlers.Options{
 		Store: f.store, Log: log, RequestTimeout: 5 * time.Second, BodyLimit: 1 << 20,
 		Draining: func() bool { return false },
-	})
+	}
+	for _, edit := range edits {
+		edit(&o)
+	}
+	f.e = handlers.New(o)
 	return f
 }
 

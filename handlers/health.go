@@ -82,6 +82,9 @@ type databaseReport struct {
 	MaxLifetimeClosed      int64          `json:"max_lifetime_closed"`
 	Capacity               *capacity.Plan `json:"capacity"`
 	Replicas               []any          `json:"replicas"`
+	// PgBouncer is what its admin console reported at the last check,
+	// when PGBOUNCER_ADMIN_URL is set and it answered.
+	PgBouncer *models.Bouncer `json:"pgbouncer,omitempty"`
 }
 
 // healthReporter serves /health from the monitor's shared check (at most
@@ -172,6 +175,7 @@ func (h *healthReporter) report() healthReport {
 	check := h.mon.Check()
 	plan := check.Capacity
 	db.Capacity = &plan
+	db.PgBouncer = check.Bouncer
 	db.PingMs = check.PingMs
 	switch {
 	case !check.Up():

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waybill/waybill/dbhealth"
+	"github.com/waybill/waybill/handlers"
 	"github.com/waybill/waybill/models"
 	"github.com/waybill/waybill/testdb"
 )
@@ -22,6 +24,11 @@ import (
 // (PgBouncer refuses them as startup parameters), an Idempotency-Key still
 // yields one shipment under concurrent retries, and the dashboard refresh
 // (transaction-scoped advisory lock) works.
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
 func TestThroughPgBouncer(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.New(t)
@@ -53,8 +60,38 @@ func TestThroughPgBouncer(t *testing.T) {
 		}
 	}
 
-	f := fixtureOf(store)
+	// /health shows PgBouncer's pools, and the capacity plan counts its
+	// server connections (a pool of 2), not the instances' pools (8 each).
+	f := fixtureOf(store, func(o *handlers.Options) {
+		o.AppInstances = 3
+		o.Health = dbhealth.New(store, dbhealth.Options{Instances: 3, BouncerAdminURL: bouncer.AdminURL()})
+	})
 	_, key := f.key(t, models.ScopeWrite)
+	if code, body := f.health(t, key); code != 200 {
+		t.Errorf("/health = %d %v", code, body)
+	} else {
+		db := database(body)
+		plan, _ := db["capacity"].(map[string]any)
+		if plan["pooled_by"] != "pgbouncer" || plan["planned_app_connections"] != 2.0 || plan["app_instances"] != 3.0 {
+			t.Errorf("capacity behind PgBouncer = %v, want pooled_by pgbouncer, 2 planned, 3 instances", plan)
+		}
+		pgb, _ := db["pgbouncer"].(map[string]any)
+		found := false
+		for _, p := range asList(pgb["pools"]) {
+			pool, _ := p.(map[string]any)
+			if pool["database"] == name && pool["pool_mode"] == "transaction" {
+				found = true
+				for _, k := range []string{"cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "maxwait_seconds"} {
+					if _, ok := pool[k].(float64); !ok {
+						t.Errorf("pool %s: %s = %v", name, k, pool[k])
+					}
+				}
+			}
+		}
+		if !found || pgb["default_pool_size"] != 2.0 {
+			t.Errorf("/health's pgbouncer = %v, want the pool of %s in transaction mode, default_pool_size 2", pgb, name)
+		}
+	}
 
 	// Writes and reads of every kind, several at once over two server
 	// connections.
