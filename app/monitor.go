@@ -74,6 +74,7 @@ func runMonitor(ctx context.Context, e env, args []string) error {
 	unusedMin := fs.String("unused-index-min", "1MB", "report never-scanned indexes larger than this (e.g. 100kB, 1MB)")
 	appInstances := fs.Int("app-instances", cfg.AppInstances, "Waybill processes sharing the database, for the capacity plan (from APP_INSTANCES)")
 	poolMax := fs.Int("pool-max", cfg.DBMaxOpenConns, "each process's pool size, for the capacity plan (from DB_MAX_OPEN_CONNS)")
+	bouncerAdmin := fs.String("pgbouncer-admin-url", cfg.PgBouncerAdminURL, "PgBouncer's admin console, to show its pools and plan its server connections (from PGBOUNCER_ADMIN_URL)")
 	format := fs.String("format", "text", "text or json")
 	noColor := fs.Bool("no-color", false, "no colours (also when NO_COLOR is set or stdout is not a terminal)")
 	watch := fs.Duration("watch", 0, "repeat every DURATION until interrupted; the exit status is the last report's")
@@ -107,10 +108,16 @@ func runMonitor(ctx context.Context, e env, args []string) error {
 	if err := config.CheckDatabaseURL(*dbURL); err != nil {
 		return usagef("--database-url: %v (%s)", err, config.MaskURL(*dbURL))
 	}
+	if *bouncerAdmin != "" {
+		if err := config.CheckDatabaseURL(*bouncerAdmin); err != nil {
+			return usagef("--pgbouncer-admin-url: %v (%s)", err, config.MaskURL(*bouncerAdmin))
+		}
+	}
 	if *apiKey == "" {
 		*apiKey = e.getenv("WAYBILL_API_KEY")
 	}
-	opts := monitor.Options{LongQuery: *longQuery, IdleTx: *idleTx, UnusedIndexMin: min, AppInstances: *appInstances, PoolMax: *poolMax}
+	opts := monitor.Options{LongQuery: *longQuery, IdleTx: *idleTx, UnusedIndexMin: min, AppInstances: *appInstances, PoolMax: *poolMax,
+		BouncerAdminURL: *bouncerAdmin}
 	color := !*noColor && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout)
 
 	db, err := openMonitorDB(*dbURL, *connectTimeout)

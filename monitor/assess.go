@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/waybill/waybill/models"
 )
 
 // Assess rebuilds r.Issues from the report's figures and sets r.Status to
@@ -18,6 +20,9 @@ func (r *Report) Assess() {
 	is = append(is, cacheIssues(r.Cache)...)
 	if s := r.Server; s != nil {
 		is = append(is, s.issues()...)
+	}
+	if b := r.PgBouncer; b != nil {
+		is = append(is, bouncerIssues(*b)...)
 	}
 
 	sort.SliceStable(is, func(i, j int) bool { return rank(is[i].Severity) > rank(is[j].Severity) })
@@ -53,6 +58,32 @@ func capacityIssues(r *Report) []Issue {
 	return []Issue{{Severity: p.Status, Section: SectionCapacity,
 		Message:        fmt.Sprintf("planned %d connections (%d instance(s)) are %.2f %% of the usable ones", p.PlannedAppConnections, p.AppInstances, p.PlannedUtilizationPercent),
 		Recommendation: p.Recommendation}}
+}
+
+// bouncerWaitCritical is how long a client may wait in PgBouncer for a
+// server connection before the wait is critical rather than a warning.
+const bouncerWaitCritical = 5.0 // seconds
+
+// bouncerIssues reports the PgBouncer pools whose clients wait for a
+// server connection: a warning, critical once the oldest has waited
+// bouncerWaitCritical.
+func bouncerIssues(b models.Bouncer) []Issue {
+	var is []Issue
+	for _, p := range b.Pools {
+		if p.ClWaiting == 0 {
+			continue
+		}
+		sev := Warning
+		if p.MaxWaitSeconds >= bouncerWaitCritical {
+			sev = Critical
+		}
+		is = append(is, Issue{Severity: sev, Section: SectionPgBouncer,
+			Message: fmt.Sprintf("%d client(s) of pool %s/%s wait for a server connection (the oldest for %s; %d active, %d idle server connections)",
+				p.ClWaiting, p.Database, p.User, FormatDuration(p.MaxWaitSeconds), p.SvActive, p.SvIdle),
+			Recommendation: fmt.Sprintf("every server connection of the pool is busy: look for long transactions (above), or raise default_pool_size (now %d) if the capacity plan leaves room",
+				b.DefaultPoolSize)})
+	}
+	return is
 }
 
 func longQueryIssues(qs []LongQuery) []Issue {

@@ -24,6 +24,14 @@ func Collect(ctx context.Context, db *sql.DB, opts Options) (Report, error) {
 		return Report{}, err
 	}
 	r.Capacity = capacity.NewPlan(srv, opts.AppInstances, opts.PoolMax)
+	if opts.BouncerAdminURL != "" {
+		b, err := models.ReadBouncer(ctx, opts.BouncerAdminURL)
+		if err != nil {
+			return Report{}, fmt.Errorf("PgBouncer pools: %w", err)
+		}
+		r.PgBouncer = &b
+		r.Capacity = capacity.NewBouncerPlan(srv, opts.AppInstances, b)
+	}
 
 	a, err := models.ReadActivity(ctx, db)
 	if err != nil {

@@ -54,6 +54,15 @@ func RenderText(w io.Writer, r Report, color bool) error {
 	if p.Recommendation != "" {
 		t.kv("recommendation", p.Recommendation)
 	}
+	if b := r.PgBouncer; b != nil {
+		t.heading(fmt.Sprintf("PgBouncer pools (default_pool_size %d, reserve_pool_size %d, max_db_connections %d, max_client_conn %d)",
+			b.DefaultPoolSize, b.ReservePoolSize, b.MaxDBConnections, b.MaxClientConn))
+		t.table(len(b.Pools), "DATABASE\tUSER\tMODE\tCL_ACTIVE\tCL_WAITING\tSV_ACTIVE\tSV_IDLE\tSV_USED\tMAXWAIT", func(i int) string {
+			p := b.Pools[i]
+			return fmt.Sprintf("%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s", p.Database, p.User, p.PoolMode, p.ClActive, p.ClWaiting,
+				p.SvActive, p.SvIdle, p.SvUsed, FormatDuration(p.MaxWaitSeconds))
+		})
+	}
 
 	t.heading(fmt.Sprintf("Long-running queries (over %s, top %d)", FormatDuration(r.Thresholds.LongQuerySeconds), topLongQueries))
 	t.table(len(r.LongQueries), "PID\tDATABASE\tDURATION\tSTATE\tQUERY", func(i int) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/waybill/waybill/capacity"
+	"github.com/waybill/waybill/models"
 )
 
 // Severities of an Issue, and the statuses of a Report. They are the
@@ -57,6 +58,10 @@ type Options struct {
 	// the capacity plan (defaults 1 and 16).
 	AppInstances int
 	PoolMax      int
+	// BouncerAdminURL is PgBouncer's admin console (PGBOUNCER_ADMIN_URL):
+	// when set, the report shows its pools and the capacity plan counts
+	// its server connections.
+	BouncerAdminURL string
 }
 
 // DefaultOptions are the predecessor's thresholds and Waybill's defaults.
@@ -109,7 +114,10 @@ type Report struct {
 	UnusedIndexes []Index       `json:"unused_indexes"`
 	Cache         CacheRatios   `json:"cache_hit_ratio"`
 	Server        *ServerHealth `json:"waybill_pool,omitempty"`
-	Issues        []Issue       `json:"issues"`
+	// PgBouncer is what its admin console reported, with
+	// Options.BouncerAdminURL.
+	PgBouncer *models.Bouncer `json:"pgbouncer,omitempty"`
+	Issues    []Issue         `json:"issues"`
 }
 
 // Thresholds are the Options the report was made with.
@@ -226,4 +234,5 @@ const (
 	SectionIndexes     = "unused_indexes"
 	SectionCache       = "cache_hit_ratio"
 	SectionServer      = "waybill_pool"
+	SectionPgBouncer   = "pgbouncer"
 )
