@@ -240,23 +240,36 @@ func asObject(v any) map[string]any {
 // contractFor returns the contract of the request body of the route c
 // serves, checked against dst's type the first time.
 func contractFor(c echo.Context, dst any) (*bodyContract, error) {
-	key := c.Request().Method + " " + documentPath(c.Path())
-	bc := bodyContracts[key]
-	if bc == nil {
-		return nil, fmt.Errorf("decode: the document has no JSON request body for %s", key)
+	key := binding{c.Request().Method, c.Path(), reflect.TypeOf(dst).Elem()}
+	if b, ok := bindings.Load(key); ok {
+		return b.(routeContract).contract, b.(routeContract).err
 	}
-	t := reflect.TypeOf(dst).Elem()
-	problems, _ := checkedBindings.LoadOrStore(key+" "+t.String(), sync.OnceValue(func() []string {
-		return bindingProblems(bc, t, "")
-	}))
-	if p := problems.(func() []string)(); len(p) > 0 {
-		return nil, fmt.Errorf("decode %s into %s: %s", key, t, strings.Join(p, "; "))
+	op := key.method + " " + documentPath(key.route)
+	b := routeContract{contract: bodyContracts[op]}
+	if b.contract == nil {
+		b.err = fmt.Errorf("decode: the document has no JSON request body for %s", op)
+	} else if p := bindingProblems(b.contract, key.t, ""); len(p) > 0 {
+		b.err = fmt.Errorf("decode %s into %s: %s", op, key.t, strings.Join(p, "; "))
 	}
-	return bc, nil
+	bindings.Store(key, b)
+	return b.contract, b.err
 }
 
-// checkedBindings caches bindingProblems per route and Go type.
-var checkedBindings sync.Map
+// binding is a route's body decoded into a Go type; routeContract is its contract
+// and whether the type can hold it.
+type (
+	binding struct {
+		method, route string
+		t             reflect.Type
+	}
+	routeContract struct {
+		contract *bodyContract
+		err      error
+	}
+)
+
+// bindings caches contractFor by route and Go type.
+var bindings sync.Map
 
 // documentPath turns an Echo route ("/v1/shipments/:id") into the
 // document's path ("/v1/shipments/{id}").
