@@ -44,7 +44,7 @@ func TestDashboardRoute(t *testing.T) {
 	}
 	want := map[string]any{
 		"summary": map[string]any{"total_shipments": 3.0, "total_cost": 12.6, "average_cost": 4.2,
-			"delivered": 2.0, "in_transit": 0.0, "failed": 1.0, "delivery_rate": 66.67},
+			"delivered": 2.0, "in_transit": 0.0, "failed": 1.0, "delivery_rate": 66.67, "on_time_rate": 100.0},
 		"by_carrier": []any{
 			map[string]any{"carrier": "USPS", "shipments": 2.0, "total_cost": 10.1, "average_cost": 5.05,
 				"delivered": 2.0, "on_time_rate": 100.0},
@@ -52,9 +52,12 @@ func TestDashboardRoute(t *testing.T) {
 				"delivered": 0.0, "on_time_rate": nil},
 		},
 		"by_date": []any{
-			map[string]any{"date": "2026-03-01", "shipments": 2.0, "total_cost": 10.1},
-			map[string]any{"date": "2026-03-02", "shipments": 0.0, "total_cost": 0.0},
-			map[string]any{"date": "2026-03-03", "shipments": 1.0, "total_cost": 2.5},
+			map[string]any{"date": "2026-03-01", "shipments": 2.0, "delivered": 2.0, "in_transit": 0.0, "failed": 0.0,
+				"other": 0.0, "total_cost": 10.1},
+			map[string]any{"date": "2026-03-02", "shipments": 0.0, "delivered": 0.0, "in_transit": 0.0, "failed": 0.0,
+				"other": 0.0, "total_cost": 0.0},
+			map[string]any{"date": "2026-03-03", "shipments": 1.0, "delivered": 0.0, "in_transit": 0.0, "failed": 1.0,
+				"other": 0.0, "total_cost": 2.5},
 		},
 		"top_routes": []any{
 			map[string]any{"origin": map[string]any{"city": "New York", "state": "NY", "country": "US"},
@@ -104,7 +107,7 @@ func TestDashboardRoute(t *testing.T) {
 	}
 	byDate, _ := body["by_date"].([]any)
 	if got, want := byDate[1], map[string]any{"date": "2026-03-02", "shipments": 1.0,
-		"total_cost": map[string]any{"EUR": 4.5, "USD": 0.0}}; !cmp.Equal(got, want) {
+		"delivered": 0.0, "in_transit": 1.0, "failed": 0.0, "other": 0.0, "total_cost": map[string]any{"EUR": 4.5, "USD": 0.0}}; !cmp.Equal(got, want) {
 		t.Errorf("by_date[1] with two currencies = %v, want %v", got, want)
 	}
 

@@ -3,6 +3,7 @@ package models
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -70,6 +71,7 @@ type DashboardSummary struct {
 	InTransit      int      `json:"in_transit"`
 	Failed         int      `json:"failed"`
 	DeliveryRate   *float64 `json:"delivery_rate"`
+	OnTimeRate     *float64 `json:"on_time_rate"`
 }
 
 // CarrierFigures is one carrier's line of the dashboard; Carrier is nil
@@ -83,10 +85,16 @@ type CarrierFigures struct {
 	OnTimeRate  *float64 `json:"on_time_rate"`
 }
 
-// DateFigures is one day of the dashboard.
+// DateFigures is one day of the dashboard. Its shipments are counted by
+// status group too: Delivered, InTransit and Failed as in the summary, and
+// Other for the rest (cancelled, unknown), so the four add up to Shipments.
 type DateFigures struct {
 	Date      Date  `json:"date"`
 	Shipments int   `json:"shipments"`
+	Delivered int   `json:"delivered"`
+	InTransit int   `json:"in_transit"`
+	Failed    int   `json:"failed"`
+	Other     int   `json:"other"`
 	TotalCost Costs `json:"total_cost"`
 }
 
@@ -263,7 +271,8 @@ SELECT g, day, carrier, currency, n, delivered, in_transit, failed, cost, avg_co
        NULL AS destination_city, NULL AS destination_state, NULL AS destination_country, NULL::bigint AS rank
 FROM agg WHERE g <> %d
 UNION ALL
-SELECT %[3]d, days.day, NULL, a.currency, coalesce(a.n, 0), 0, 0, 0, coalesce(a.cost, 0), a.avg_cost, NULL, NULL,
+SELECT %[3]d, days.day, NULL, a.currency, coalesce(a.n, 0), coalesce(a.delivered, 0), coalesce(a.in_transit, 0),
+       coalesce(a.failed, 0), coalesce(a.cost, 0), a.avg_cost, NULL, NULL,
        NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM days LEFT JOIN agg AS a ON a.g = %[3]d AND a.day = days.day
 UNION ALL
@@ -338,8 +347,11 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 	if err := v.Err(); err != nil {
 		return Dashboard{}, err
 	}
-	d, err := s.dashFlights.do(ctx, [2]Date{start, end}, func(ctx context.Context) (Dashboard, error) {
-		return s.dashboard(ctx, start, end)
+	// The source is chosen per caller (a replica, or the primary): callers
+	// share a computation only on the same source.
+	pool, source := s.readPool(ctx)
+	d, err := s.dashFlights.do(ctx, dashboardKey{start, end, source}, func(ctx context.Context) (Dashboard, error) {
+		return s.dashboard(ctx, pool, start, end)
 	})
 	if err != nil && ctx.Err() != nil {
 		// This caller's own deadline, not the computation's failure.
@@ -348,10 +360,17 @@ func (s *Store) Dashboard(ctx context.Context, start, end Date) (Dashboard, erro
 	return d, err
 }
 
-// dashboard runs the dashboard's statement, assembles its rows, and queues
-// the days it found unmaterialized for the refresher.
-func (s *Store) dashboard(ctx context.Context, start, end Date) (Dashboard, error) {
-	rows, err := query[dashboardRow](ctx, s.pool, dashboardStatement, start, end)
+// dashboardKey is a dashboard computation: its range and its source, the
+// index of a replica or -1 for the primary.
+type dashboardKey struct {
+	start, end Date
+	source     int
+}
+
+// dashboard runs the dashboard's statement on pool, assembles its rows,
+// and queues the days it found unmaterialized for the refresher.
+func (s *Store) dashboard(ctx context.Context, pool *sql.DB, start, end Date) (Dashboard, error) {
+	rows, err := query[dashboardRow](ctx, pool, dashboardStatement, start, end)
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
 	}
@@ -379,7 +398,7 @@ func assembleDashboard(rows []dashboardRow, start, end Date) (Dashboard, []Date)
 		case groupAll:
 			d.Summary.TotalShipments, d.Summary.Delivered = r.N, r.Delivered
 			d.Summary.InTransit, d.Summary.Failed = r.InTransit, r.Failed
-			d.Summary.DeliveryRate = r.DeliveryRate
+			d.Summary.DeliveryRate, d.Summary.OnTimeRate = r.DeliveryRate, r.OnTimeRate
 		case groupCurrency:
 			summaryCosts[*r.Currency] = r
 		case groupCarrier:
@@ -461,32 +480,40 @@ func pickCost(r dashboardRow, ok, average bool) *Money {
 }
 
 // dayFigures collects the (day, currency) rows, in the statement's order
-// of days.
+// of days, adding up each day's counts over its currencies.
 type dayFigures struct {
 	order  []time.Time
 	costs  map[time.Time]byCurrency
-	counts map[time.Time]int
+	counts map[time.Time]*DateFigures
 }
 
 func (f *dayFigures) add(r dashboardRow) {
 	if f.costs == nil {
-		f.costs, f.counts = map[time.Time]byCurrency{}, map[time.Time]int{}
+		f.costs, f.counts = map[time.Time]byCurrency{}, map[time.Time]*DateFigures{}
 	}
 	day := r.Day.UTC()
 	if _, seen := f.costs[day]; !seen {
 		f.order = append(f.order, day)
 		f.costs[day] = byCurrency{}
+		f.counts[day] = &DateFigures{Date: Date{day}}
 	}
 	if r.Currency != nil { // a day without shipments
 		f.costs[day][*r.Currency] = r
 	}
-	f.counts[day] += r.N
+	c := f.counts[day]
+	c.Shipments += r.N
+	c.Delivered += r.Delivered
+	c.InTransit += r.InTransit
+	c.Failed += r.Failed
 }
 
 func (f *dayFigures) figures(shape costShape) []DateFigures {
 	out := []DateFigures{}
 	for _, day := range f.order {
-		out = append(out, DateFigures{Date: Date{day}, Shipments: f.counts[day], TotalCost: shape.costs(f.costs[day], false)})
+		c := *f.counts[day]
+		c.Other = c.Shipments - c.Delivered - c.InTransit - c.Failed
+		c.TotalCost = shape.costs(f.costs[day], false)
+		out = append(out, c)
 	}
 	return out
 }

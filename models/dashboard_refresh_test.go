@@ -83,7 +83,25 @@ func TestDashboardMaterializedEqualsLive(t *testing.T) {
 	if n := count(t, s, `SELECT count(*) FROM dashboard_days`); n != 6 {
 		t.Fatalf("%d materialized days, want 6", n)
 	}
-	sameDashboard(t, "materialized", live, dashboard(t, s, start, end))
+	materialized := dashboard(t, s, start, end)
+	sameDashboard(t, "materialized", live, materialized)
+	// The figures added for the console, by hand (as in TestDashboard):
+	// 1 of the 2 judged deliveries on time; 03-01 has the three delivered
+	// and the failure, 03-03 the two in transit, 02-28 and 03-04 one
+	// delivered each, and the 23:30 UTC−5 one falls on 03-04 as a failure.
+	if r := materialized.Summary.OnTimeRate; r == nil || *r != 50 {
+		t.Errorf("materialized on_time_rate %v, want 50.00", r)
+	}
+	wantDays := map[string][5]int{ // shipments, delivered, in transit, failed, other
+		"2026-02-27": {}, "2026-02-28": {1, 1, 0, 0, 0}, "2026-03-01": {4, 3, 0, 1, 0}, "2026-03-02": {},
+		"2026-03-03": {2, 0, 2, 0, 0}, "2026-03-04": {2, 1, 0, 1, 0}, "2026-03-05": {},
+	}
+	for _, f := range materialized.ByDate {
+		got := [5]int{f.Shipments, f.Delivered, f.InTransit, f.Failed, f.Other}
+		if want := wantDays[f.Date.Format(DateFormat)]; got != want {
+			t.Errorf("materialized %s: %v, want %v", f.Date.Format(DateFormat), got, want)
+		}
+	}
 	if got := refresh(t, s); len(got) != 0 {
 		t.Errorf("a second refresh wrote %v, want nothing", got)
 	}
@@ -118,8 +136,10 @@ func TestDashboardWeeks(t *testing.T) {
 		from := rng.IntN(3)
 		created := first.Add(time.Duration(rng.Int64N(int64(35 * 24 * time.Hour))))
 		rows = append(rows, testShipment{created: created.Format(time.RFC3339Nano), carrier: []string{"UPS", "USPS", ""}[i%3],
-			status: []string{"delivered", "in_transit", "failure"}[rng.IntN(3)], cost: fmt.Sprintf("%d.%02d", rng.IntN(50), rng.IntN(100)),
-			currency: []string{"USD", "USD", "EUR"}[rng.IntN(3)], from: addrs[from], to: addrs[(from+1+rng.IntN(2))%3]})
+			status: []string{"delivered", "in_transit", "failure", "cancelled"}[rng.IntN(4)], cost: fmt.Sprintf("%d.%02d", rng.IntN(50), rng.IntN(100)),
+			delivered: created.Add(time.Duration(1+rng.IntN(5)) * 24 * time.Hour).Format(time.RFC3339Nano),
+			est:       created.Add(3 * 24 * time.Hour).Format(time.RFC3339Nano),
+			currency:  []string{"USD", "USD", "EUR"}[rng.IntN(3)], from: addrs[from], to: addrs[(from+1+rng.IntN(2))%3]})
 	}
 	insertShipments(t, s, rows...)
 	ranges := [][2]Date{

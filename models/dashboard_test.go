@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,13 +135,15 @@ func TestDashboard(t *testing.T) {
 	// By hand: 6 shipments in range; USD costs 10.00 + 5.50 + 2.00 + 0.10
 	// (one USD shipment has no cost, so the USD average is over 4), EUR
 	// 4.50. Delivered 3 of 6; in transit: in_transit + pre_transit; failed:
-	// the failure. USPS: 1 of 2 judged on time. UPS before USPS on the
+	// the failure. USPS: 1 of 2 judged on time, and so overall (FedEx's
+	// has no estimate). By day: 03-01 the three delivered and the failure;
+	// 03-03 both in transit. UPS before USPS on the
 	// tie; FedEx before the carrier-less line on the tie. Routes: ties
 	// broken by origin then destination, country first ("FR" < "US").
 	want := parseJSON(t, `{
 	  "summary": {"total_shipments": 6, "total_cost": {"EUR": 4.50, "USD": 17.60},
 	              "average_cost": {"EUR": 4.50, "USD": 4.40},
-	              "delivered": 3, "in_transit": 2, "failed": 1, "delivery_rate": 50.00},
+	              "delivered": 3, "in_transit": 2, "failed": 1, "delivery_rate": 50.00, "on_time_rate": 50.00},
 	  "by_carrier": [
 	    {"carrier": "UPS", "shipments": 2, "total_cost": {"EUR": 0.00, "USD": 0.10},
 	     "average_cost": {"EUR": null, "USD": 0.10}, "delivered": 0, "on_time_rate": null},
@@ -152,9 +155,12 @@ func TestDashboard(t *testing.T) {
 	     "average_cost": {"EUR": 4.50, "USD": null}, "delivered": 0, "on_time_rate": null}
 	  ],
 	  "by_date": [
-	    {"date": "2026-03-01", "shipments": 4, "total_cost": {"EUR": 4.50, "USD": 17.50}},
-	    {"date": "2026-03-02", "shipments": 0, "total_cost": {"EUR": 0.00, "USD": 0.00}},
-	    {"date": "2026-03-03", "shipments": 2, "total_cost": {"EUR": 0.00, "USD": 0.10}}
+	    {"date": "2026-03-01", "shipments": 4, "delivered": 3, "in_transit": 0, "failed": 1, "other": 0,
+	     "total_cost": {"EUR": 4.50, "USD": 17.50}},
+	    {"date": "2026-03-02", "shipments": 0, "delivered": 0, "in_transit": 0, "failed": 0, "other": 0,
+	     "total_cost": {"EUR": 0.00, "USD": 0.00}},
+	    {"date": "2026-03-03", "shipments": 2, "delivered": 0, "in_transit": 2, "failed": 0, "other": 0,
+	     "total_cost": {"EUR": 0.00, "USD": 0.10}}
 	  ],
 	  "top_routes": [
 	    {"origin": {"city": "New York", "state": "NY", "country": "US"},
@@ -193,11 +199,13 @@ func TestDashboardSingleCurrencyAndExactMoney(t *testing.T) {
 	}
 	want := parseJSON(t, `{
 	  "summary": {"total_shipments": 11, "total_cost": 1.00, "average_cost": 0.10,
-	              "delivered": 11, "in_transit": 0, "failed": 0, "delivery_rate": 100.00},
+	              "delivered": 11, "in_transit": 0, "failed": 0, "delivery_rate": 100.00, "on_time_rate": 90.91},
 	  "by_carrier": [{"carrier": "USPS", "shipments": 11, "total_cost": 1.00, "average_cost": 0.10,
 	                  "delivered": 11, "on_time_rate": 90.91}],
-	  "by_date": [{"date": "2026-05-10", "shipments": 10, "total_cost": 1.00},
-	              {"date": "2026-05-11", "shipments": 1, "total_cost": 0.00}],
+	  "by_date": [{"date": "2026-05-10", "shipments": 10, "delivered": 10, "in_transit": 0, "failed": 0, "other": 0,
+	               "total_cost": 1.00},
+	              {"date": "2026-05-11", "shipments": 1, "delivered": 1, "in_transit": 0, "failed": 0, "other": 0,
+	               "total_cost": 0.00}],
 	  "top_routes": [{"origin": {"city": "New York", "state": "NY", "country": "US"},
 	                  "destination": {"city": "Boston", "state": "MA", "country": "US"}, "shipments": 11}],
 	  "date_range": {"start_date": "2026-05-10", "end_date": "2026-05-11", "days": 2}
@@ -221,13 +229,85 @@ func TestDashboardEmpty(t *testing.T) {
 	}
 	want := parseJSON(t, `{
 	  "summary": {"total_shipments": 0, "total_cost": 0.00, "average_cost": null,
-	              "delivered": 0, "in_transit": 0, "failed": 0, "delivery_rate": null},
-	  "by_carrier": [], "by_date": [{"date": "2026-01-01", "shipments": 0, "total_cost": 0.00}],
+	              "delivered": 0, "in_transit": 0, "failed": 0, "delivery_rate": null, "on_time_rate": null},
+	  "by_carrier": [], "by_date": [{"date": "2026-01-01", "shipments": 0, "delivered": 0, "in_transit": 0, "failed": 0,
+	                                 "other": 0, "total_cost": 0.00}],
 	  "top_routes": [], "date_range": {"start_date": "2026-01-01", "end_date": "2026-01-01", "days": 1}
 	}`)
 	if diff := cmp.Diff(want, jsonOf(t, d)); diff != "" {
 		t.Errorf("dashboard (-want +got):\n%s", diff)
 	}
+}
+
+// TestDashboardStatusGroups counts each day's shipments by status group
+// and the range's on-time rate, computed from the shipments and again from
+// the materialized days, against figures worked out by hand.
+func TestDashboardStatusGroups(t *testing.T) {
+	s := newStore(t)
+	insertAddresses(t, s)
+	// 04-01: one shipment of each status, in USD.
+	for _, st := range Statuses {
+		insertShipments(t, s, testShipment{created: "2026-04-01T12:00:00Z", carrier: "UPS", status: st, cost: "1.00",
+			from: addrNY, to: addrBoston})
+	}
+	// 04-02, in two currencies: cancelled (EUR), unknown, delivered on
+	// time (EUR), delivered a day late, delivered with no delivery time
+	// (not judged), delivered with no estimate (not judged).
+	insertShipments(t, s,
+		testShipment{created: "2026-04-02T01:00:00Z", carrier: "DHL", status: "cancelled", currency: "EUR", from: addrParis, to: addrNY},
+		testShipment{created: "2026-04-02T02:00:00Z", carrier: "DHL", status: "unknown", from: addrParis, to: addrNY},
+		testShipment{created: "2026-04-02T03:00:00Z", carrier: "DHL", status: "delivered", currency: "EUR",
+			delivered: "2026-04-04T00:00:00Z", est: "2026-04-05T00:00:00Z", from: addrParis, to: addrNY},
+		testShipment{created: "2026-04-02T04:00:00Z", carrier: "UPS", status: "delivered",
+			delivered: "2026-04-06T00:00:00Z", est: "2026-04-05T00:00:00Z", from: addrNY, to: addrBoston},
+		testShipment{created: "2026-04-02T05:00:00Z", carrier: "UPS", status: "delivered",
+			est: "2026-04-05T00:00:00Z", from: addrNY, to: addrBoston},
+		testShipment{created: "2026-04-02T06:00:00Z", carrier: "UPS", status: "delivered",
+			delivered: "2026-04-03T00:00:00Z", from: addrNY, to: addrBoston},
+	)
+	start, end := day("2026-03-31"), day("2026-04-02")
+	// By hand. 04-01: delivered 1; in transit pre_transit, in_transit,
+	// out_for_delivery, available_for_pickup = 4; failed failure, error,
+	// return_to_sender = 3; other unknown, cancelled = 2. 04-02: delivered
+	// 4, other 2. On time: the 04-01 delivered has no dates, so 1 on time
+	// (DHL) of the 2 judged (DHL, the late UPS) = 50.00 overall; UPS 0 of
+	// 1, DHL 1 of 1.
+	wantDays := []DateFigures{
+		{Date: day("2026-03-31")},
+		{Date: day("2026-04-01"), Shipments: 10, Delivered: 1, InTransit: 4, Failed: 3, Other: 2},
+		{Date: day("2026-04-02"), Shipments: 6, Delivered: 4, Other: 2},
+	}
+	check := func(what string, d Dashboard) {
+		t.Helper()
+		if d.Summary.OnTimeRate == nil || *d.Summary.OnTimeRate != 50 {
+			t.Errorf("%s: on_time_rate %v, want 50.00", what, d.Summary.OnTimeRate)
+		}
+		rates := map[string]float64{}
+		for _, c := range d.ByCarrier {
+			if c.OnTimeRate != nil {
+				rates[*c.Carrier] = *c.OnTimeRate
+			}
+		}
+		if want := map[string]float64{"UPS": 0, "DHL": 100}; !cmp.Equal(rates, want) {
+			t.Errorf("%s: carriers' on-time rates %v, want %v", what, rates, want)
+		}
+		got := slices.Clone(d.ByDate)
+		for i := range got {
+			got[i].TotalCost = Costs{}
+		}
+		if diff := cmp.Diff(jsonOf(t, wantDays), jsonOf(t, got)); diff != "" {
+			t.Errorf("%s: by_date (-want +got):\n%s", what, diff)
+		}
+	}
+	live := dashboard(t, s, start, end)
+	check("live", live)
+	refresh(t, s, daysOf(start, end)...)
+	if n := count(t, s, `SELECT count(*) FROM dashboard_days`); n != 2 {
+		t.Fatalf("%d materialized days, want 2", n)
+	}
+	materialized := dashboard(t, s, start, end)
+	check("materialized", materialized)
+	sameDashboard(t, "materialized", live, materialized)
 }
 
 func TestAnalyticsRangeValidation(t *testing.T) {
