@@ -50,9 +50,10 @@ func (s *Store) findJoined(ctx context.Context, text string, args []any, dest an
 }
 
 // pipelineJoined sends keepJoinOrder and the statement text in one
-// pipeline on a connection of the pool.
+// pipeline on a connection of the pool of ctx's reads (readPool).
 func (s *Store) pipelineJoined(ctx context.Context, text string, args []any, dest any) (int64, error) {
-	conn, err := s.pool.Conn(ctx)
+	pool, _ := s.readPool(ctx)
+	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}

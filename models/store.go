@@ -70,11 +70,13 @@ type Store struct {
 	// dashQueue holds the days dashboards found unmaterialized.
 	dashQueue *dashboardQueue
 	// dashFlights coalesces concurrent dashboards of the same range.
-	dashFlights coalescer[[2]Date, Dashboard]
+	dashFlights coalescer[dashboardKey, Dashboard]
 	// shipmentByID is the statement of Shipment, built on first use.
 	shipmentByID func() statement
 	// keys is the API keys' listener settings and lookup count (apikeys.go).
 	keys keyState
+	// replicas are the read replicas (replicas.go); nil without any.
+	replicas *replicaSet
 }
 
 // Open prepares a Store for the database at dsn. It does not connect: the
@@ -244,9 +246,9 @@ func (s *Store) Warm(ctx context.Context) error {
 	return classify(s.pool.PingContext(ctx))
 }
 
-// Close closes both connections' pools.
+// Close closes both connections' pools, and the replicas'.
 func (s *Store) Close() error {
-	return errors.Join(s.pool.Close(), s.health.Close())
+	return errors.Join(s.pool.Close(), s.health.Close(), s.closeReplicas())
 }
 
 // txKey is the context key under which a write's transaction travels, so
@@ -260,10 +262,14 @@ func withTx(ctx context.Context, tx *gorm.DB) context.Context {
 }
 
 // conn returns the handle ctx's queries go through: the transaction ctx
-// carries (see Idempotent), else the pool.
+// carries (see Idempotent), else a replica's pool if ctx reads from one
+// (ReadFromReplica), else the pool.
 func (s *Store) conn(ctx context.Context) *gorm.DB {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return tx.WithContext(ctx)
+	}
+	if r := s.reader(ctx); r != nil {
+		return r.db.WithContext(ctx)
 	}
 	return s.db.WithContext(ctx)
 }
