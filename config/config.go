@@ -22,6 +22,10 @@ type Config struct {
 	// database": the server starts degraded.
 	DatabaseURL         string
 	DatabaseReplicaURLs []string
+	// ReplicaMaxLag is how far behind the primary (seconds since its last
+	// replayed transaction) a replica may be and still serve reads; 0 is
+	// no bound.
+	ReplicaMaxLag time.Duration
 	// MigrateDatabaseURL is where waybill migrate connects, if not
 	// DatabaseURL: the primary itself when the service goes through
 	// PgBouncer.
@@ -71,6 +75,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		DatabaseURL:         p.databaseURL("DATABASE_URL"),
 		DatabaseReplicaURLs: p.databaseURLs("DATABASE_REPLICA_URLS"),
+		ReplicaMaxLag:       p.duration("REPLICA_MAX_LAG", 10*time.Second, 0),
 		MigrateDatabaseURL:  p.databaseURL("MIGRATE_DATABASE_URL"),
 		DBMaxOpenConns:      p.int("DB_MAX_OPEN_CONNS", 16, 1, 10000),
 		DBConnMaxLifetime:   p.duration("DB_CONN_MAX_LIFETIME", 30*time.Minute, 0),
