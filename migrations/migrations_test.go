@@ -321,7 +321,7 @@ func TestAdoptPredecessorDatabase(t *testing.T) {
 	var status, rate, base, total, base2, total2, naive string
 	err = db.QueryRow(`SELECT s3.status, s1.rates_data->0->>'rate', s1.base_cost::text, s1.total_cost::text,
 			s2.base_cost::text, s2.total_cost::text,
-			(SELECT "timestamp"::text FROM user_activities)
+			(SELECT ("timestamp" AT TIME ZONE 'UTC')::text FROM user_activities)
 		FROM shipments s1, shipments s2, shipments s3
 		WHERE s1.id = '00000000-0000-0000-0000-000000000001' AND s2.id = '00000000-0000-0000-0000-000000000002'
 		  AND s3.id = '00000000-0000-0000-0000-000000000003'`).Scan(&status, &rate, &base, &total, &base2, &total2, &naive)
