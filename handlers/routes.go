@@ -108,6 +108,7 @@ func New(o Options) *echo.Echo {
 		requireDatabase(o.Store),
 		auth.authenticate(),
 		rateLimit(o.RateLimitRPS),
+		replicaRouting(o.Store),
 		idempotent(o.Store),
 	}}
 	store := o.Store
