@@ -54,6 +54,9 @@ type Check struct {
 	// Options.BouncerAdminURL is set and it answered; the plan then counts
 	// PgBouncer's server connections.
 	Bouncer *models.Bouncer
+	// Replicas are the read replicas' last measurements (the store's, made
+	// every second); empty without replicas.
+	Replicas []models.ReplicaStatus
 }
 
 // Up reports whether the database answered the check's ping.
@@ -101,7 +104,35 @@ type Monitor struct {
 // configured: never ready).
 func New(store *models.Store, o Options) *Monitor {
 	o.Instances = max(o.Instances, 1)
+	if store != nil && store.HasReplicas() && o.Metrics != nil {
+		o.Metrics.WatchReplicas(func() []metrics.Replica { return replicaGauges(store.Replicas()) })
+	}
 	return &Monitor{store: store, o: o, recovered: make(chan struct{}, 1)}
+}
+
+// replicaGauges is what /metrics publishes of the replicas' measurements.
+func replicaGauges(rs []models.ReplicaStatus) []metrics.Replica {
+	out := make([]metrics.Replica, len(rs))
+	for i, r := range rs {
+		out[i] = metrics.Replica{Index: r.Index, Addr: r.Addr, Healthy: r.Status == models.ReplicaHealthy, Reads: r.Reads,
+			LagSeconds: r.LagSeconds}
+		if r.LagBytes != nil {
+			b := float64(*r.LagBytes)
+			out[i].LagBytes = &b
+		}
+	}
+	return out
+}
+
+// Degraded reports whether a read replica is down or lagging: its reads go
+// to the primary.
+func (c Check) Degraded() bool {
+	for _, r := range c.Replicas {
+		if r.Status == models.ReplicaDown || r.Status == models.ReplicaLagging {
+			return true
+		}
+	}
+	return false
 }
 
 // Readiness returns why the server is not ready, or "" when it is: it is
@@ -189,7 +220,8 @@ func (m *Monitor) Run(ctx context.Context) {
 func (m *Monitor) newCheck() (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), Budget)
 	defer cancel()
-	c := Check{At: time.Now(), Capacity: capacity.Plan{Status: capacity.Unknown, AppInstances: m.o.Instances}}
+	c := Check{At: time.Now(), Capacity: capacity.Plan{Status: capacity.Unknown, AppInstances: m.o.Instances},
+		Replicas: m.store.Replicas()}
 	start := time.Now()
 	err := m.store.Ping(ctx, PingBudget)
 	var planErr error

@@ -70,18 +70,18 @@ type databaseReport struct {
 	PingMs       *float64 `json:"ping_ms"`
 	ORMAvailable bool     `json:"orm_available"`
 	// From sql.DB.Stats() of the live application pool.
-	PoolSize               int            `json:"pool_size"` // open connections
-	PoolFree               int            `json:"pool_free"` // idle
-	PoolUsed               int            `json:"pool_used"` // in use
-	PoolMax                int            `json:"pool_max"`  // the configured maximum
-	PoolUtilizationPercent float64        `json:"pool_utilization_percent"`
-	WaitCount              int64          `json:"wait_count"`
-	WaitDurationMs         float64        `json:"wait_duration_ms"`
-	MaxIdleClosed          int64          `json:"max_idle_closed"`
-	MaxIdleTimeClosed      int64          `json:"max_idle_time_closed"`
-	MaxLifetimeClosed      int64          `json:"max_lifetime_closed"`
-	Capacity               *capacity.Plan `json:"capacity"`
-	Replicas               []any          `json:"replicas"`
+	PoolSize               int                    `json:"pool_size"` // open connections
+	PoolFree               int                    `json:"pool_free"` // idle
+	PoolUsed               int                    `json:"pool_used"` // in use
+	PoolMax                int                    `json:"pool_max"`  // the configured maximum
+	PoolUtilizationPercent float64                `json:"pool_utilization_percent"`
+	WaitCount              int64                  `json:"wait_count"`
+	WaitDurationMs         float64                `json:"wait_duration_ms"`
+	MaxIdleClosed          int64                  `json:"max_idle_closed"`
+	MaxIdleTimeClosed      int64                  `json:"max_idle_time_closed"`
+	MaxLifetimeClosed      int64                  `json:"max_lifetime_closed"`
+	Capacity               *capacity.Plan         `json:"capacity"`
+	Replicas               []models.ReplicaStatus `json:"replicas"`
 	// PgBouncer is what its admin console reported at the last check,
 	// when PGBOUNCER_ADMIN_URL is set and it answered.
 	PgBouncer *models.Bouncer `json:"pgbouncer,omitempty"`
@@ -162,7 +162,7 @@ func (h *healthReporter) report() healthReport {
 		Version:       h.version,
 		UptimeSeconds: math.Round(now.Sub(h.started).Seconds()*10) / 10,
 		Timestamp:     models.Time{Time: now.UTC().Truncate(time.Microsecond)},
-		Database:      databaseReport{Replicas: []any{}},
+		Database:      databaseReport{Replicas: []models.ReplicaStatus{}},
 	}
 	db := &r.Database
 	if h.store == nil {
@@ -177,10 +177,13 @@ func (h *healthReporter) report() healthReport {
 	db.Capacity = &plan
 	db.PgBouncer = check.Bouncer
 	db.PingMs = check.PingMs
+	if check.Replicas != nil {
+		db.Replicas = check.Replicas
+	}
 	switch {
 	case !check.Up():
 		db.Status, db.Connectivity = unhealthy, "disconnected"
-	case saturated || plan.Status == capacity.Warning || plan.Status == capacity.Critical:
+	case saturated || plan.Status == capacity.Warning || plan.Status == capacity.Critical || check.Degraded():
 		db.Status, db.Connectivity = degraded, "connected"
 	default:
 		db.Status, db.Connectivity = healthy, "connected"

@@ -19,6 +19,10 @@
 //	waybill_db_capacity_planned_app_connections            gauge
 //	waybill_db_capacity_planned_utilization_percent        gauge
 //	waybill_db_capacity_status{status}                     gauge, 1 for the current status
+//	waybill_db_replica_healthy{replica,addr}               gauge, 1 while the read replica serves reads
+//	waybill_db_replica_lag_bytes{replica,addr}             gauge
+//	waybill_db_replica_lag_seconds{replica,addr}           gauge
+//	waybill_db_replica_reads_total{replica,addr}           counter
 //	go_sql_max_open_connections{db_name}                   gauge   (one set per pool)
 //	go_sql_open_connections{db_name}                       gauge
 //	go_sql_in_use_connections{db_name}                     gauge
@@ -35,6 +39,8 @@
 // The HTTP labels take a bounded set of values whatever clients send: method
 // is GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or "other"; route is a
 // route template or "unmatched"; status is a code the server answered.
+// The replica labels are an index in DATABASE_REPLICA_URLS and its
+// host:port ([Metrics.WatchReplicas]; none without replicas).
 //
 // deploy/prometheus/alerts.yml and deploy/grafana/ use these names;
 // deploytest checks that every name they use is exported here.
