@@ -87,6 +87,7 @@ func testDashboard(t *testing.T, s *site) {
 		"in_transit":      fmt.Sprint(sum["in_transit"]),
 		"failed":          fmt.Sprint(sum["failed"]),
 		"delivery_rate":   percent(sum["delivery_rate"]),
+		"on_time_rate":    percent(sum["on_time_rate"]),
 		"total_cost":      money(sum["total_cost"]),
 		"average_cost":    money(sum["average_cost"]),
 	} {
@@ -117,7 +118,8 @@ func testDashboard(t *testing.T, s *site) {
 		}
 	}
 
-	// Shipments per day: the chart's table has every date of the range.
+	// Shipments per day: the chart's table has every date of the range,
+	// with its count by status group.
 	days := eval[[][]string](tb, `[...document.querySelectorAll("#per-day-table tbody tr")].map(r => [...r.cells].map(c => c.textContent))`)
 	byDate := d["by_date"].([]any)
 	if len(days) != len(byDate) {
@@ -125,10 +127,49 @@ func testDashboard(t *testing.T, s *site) {
 	}
 	for i, p := range byDate {
 		p := p.(map[string]any)
-		if want := []string{p["date"].(string), fmt.Sprint(p["shipments"])}; fmt.Sprint(days[i]) != fmt.Sprint(want) {
+		want := []string{p["date"].(string), fmt.Sprint(p["shipments"])}
+		for _, g := range []string{"delivered", "in_transit", "failed", "other"} {
+			want = append(want, fmt.Sprint(p[g]))
+		}
+		if fmt.Sprint(days[i]) != fmt.Sprint(want) {
 			t.Errorf("day %d: %q, the API says %q", i, days[i], want)
 		}
 	}
+
+	// The chart stacks the four groups: its legend has each, and, on the
+	// busiest day, each group's own count.
+	if got := eval[[]string](tb, `[...document.querySelectorAll("#per-day .u-legend .u-series .u-label")].map(e => e.textContent)`); fmt.Sprint(got) != fmt.Sprint([]string{"date", "Other", "Failed", "In transit", "Delivered"}) {
+		t.Errorf("the chart's series are %q", got)
+	}
+	busiest := 0
+	for i, p := range byDate {
+		if p.(map[string]any)["shipments"].(float64) > byDate[busiest].(map[string]any)["shipments"].(float64) {
+			busiest = i
+		}
+	}
+	// The pointer over the busiest day's bar: the legend shows that day's
+	// counts (each group's own, not the stacked sums).
+	tb.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const o = document.querySelector("#per-day .u-over"), r = o.getBoundingClientRect();
+		o.dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+			clientX: r.left + r.width * (%d + 0.5) / %d, clientY: r.top + r.height / 2}));
+	})()`, busiest, len(byDate))))
+	p := byDate[busiest].(map[string]any)
+	wantLegend := fmt.Sprint([]string{p["date"].(string), fmt.Sprint(p["other"]), fmt.Sprint(p["failed"]),
+		fmt.Sprint(p["in_transit"]), fmt.Sprint(p["delivered"])})
+	legend := `[...document.querySelectorAll("#per-day .u-legend .u-series .u-value")].map(e => e.textContent)`
+	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[bool](fmt.Sprintf("String(%s) === %q", legend,
+		strings.Trim(strings.ReplaceAll(wantLegend, " ", ","), "[]")), chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("over the busiest day the legend says %q, the API %s", eval[[]string](tb, legend), wantLegend)
+	}
+
+	// Hiding a group from the legend restacks the others, without an
+	// error (the harness fails on any), and showing it again restores it.
+	failed := `#per-day .u-legend .u-series:nth-child(3)`
+	tb.do(chromedp.Click(chromedp.CSS(failed+" .u-label")))
+	tb.waitFor(`document.querySelector("` + failed + `").classList.contains("u-off")`)
+	tb.do(chromedp.Click(chromedp.CSS(failed+" .u-label")))
+	tb.waitFor(`!document.querySelector("` + failed + `").classList.contains("u-off")`)
 
 	// Top routes.
 	routes := eval[[]string](tb, `[...document.querySelectorAll("#dashboard section:last-child tbody tr")].map(r => r.cells[2].textContent)`)

@@ -58,6 +58,7 @@ export async function dashboard(ctx, params) {
       card("In transit", s.in_transit, "in_transit"),
       card("Failed", s.failed, "failed"),
       card("Delivery rate", percent(s.delivery_rate), "delivery_rate"),
+      card("On-time rate", percent(s.on_time_rate), "on_time_rate"),
       card("Total cost", costs(s.total_cost), "total_cost"),
       card("Average cost", costs(s.average_cost), "average_cost")),
   ];
@@ -67,16 +68,18 @@ export async function dashboard(ctx, params) {
     return;
   }
   const chart = h("div", { class: "chart", id: "per-day", role: "img",
-    "aria-label": `Shipments per day, ${r.start_date} to ${r.end_date}` });
+    "aria-label": `Shipments per day by status, ${r.start_date} to ${r.end_date}` });
   parts.push(
     h("section", { class: "card" }, h("h2", {}, "Shipments per day"), chart,
       // The chart's figures as a table, for screen readers (in a hidden
       // box: a table itself grows to fit its rows whatever its height).
       h("div", { class: "sr-only" }, h("table", { id: "per-day-table" },
-        h("caption", {}, "Shipments per day"),
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Shipments"))),
+        h("caption", {}, "Shipments per day by status"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Date"), h("th", { scope: "col" }, "Shipments"),
+          STATUS_GROUPS.map(([, label]) => h("th", { scope: "col" }, label)))),
         h("tbody", {}, d.by_date.map((p) => h("tr", { "data-date": p.date },
-          h("td", {}, p.date), h("td", { class: "num" }, p.shipments))))))),
+          h("td", {}, p.date), h("td", { class: "num" }, p.shipments),
+          STATUS_GROUPS.map(([key]) => h("td", { class: "num" }, p[key])))))))),
     h("div", { class: "two" },
       h("section", { class: "card" }, h("h2", {}, "Carrier mix"), carrierMix(d.by_carrier, s.total_shipments)),
       h("section", { class: "card" }, h("h2", {}, "Cost per carrier"), costPerCarrier(d.by_carrier))),
@@ -86,14 +89,39 @@ export async function dashboard(ctx, params) {
   perDayChart(chart, d.by_date, ctx);
 }
 
-// perDayChart draws shipments per day as bars with uPlot.
+// The status groups of a day of by_date, bottom of the stack first: the
+// API's field, its label, its colour.
+const STATUS_GROUPS = [
+  ["delivered", "Delivered", "#2da44e"],
+  ["in_transit", "In transit", "#1f6feb"],
+  ["failed", "Failed", "#cf222e"],
+  ["other", "Other", "#8c959f"],
+];
+
+// perDayChart draws shipments per day as bars with uPlot, stacked by
+// status group. uPlot does not stack: each group is drawn as a bar from 0
+// to the sum of its own and the groups below it, top of the stack first,
+// so each bar covers the taller ones' lower part. A group hidden from the
+// legend leaves the stack, which is summed again. The legend shows each
+// group's own count, as the API sent it.
 function perDayChart(el, byDate, ctx) {
   if (typeof uPlot === "undefined") {
     el.replaceChildren(h("p", { class: "state error" }, "The chart library did not load."));
     return;
   }
   const xs = byDate.map((p) => Date.parse(p.date + "T00:00:00Z") / 1000);
-  const ys = byDate.map((p) => p.shipments);
+  const top = [...STATUS_GROUPS].reverse(); // uPlot's series 1, 2, …
+  const stacked = (shown) => {
+    const out = top.map(() => []);
+    byDate.forEach((p, i) => {
+      let sum = 0;
+      for (let g = top.length - 1; g >= 0; g--) {
+        if (shown[g]) sum += p[top[g][0]];
+        out[g][i] = sum;
+      }
+    });
+    return [xs, ...out];
+  };
   const width = () => Math.max(280, el.clientWidth);
   const plot = new uPlot({
     width: width(),
@@ -107,10 +135,18 @@ function perDayChart(el, byDate, ctx) {
     axes: [{}, { label: "shipments", size: 50 }],
     series: [
       { label: "date", value: (u, v) => (v == null ? "—" : new Date(v * 1000).toISOString().slice(0, 10)) },
-      { label: "shipments", stroke: "#1f6feb", fill: "rgba(31,111,235,0.35)",
-        paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false } },
+      ...top.map(([key, label, colour]) => ({
+        label, stroke: colour, fill: colour, width: 0,
+        value: (u, v, si, i) => (i == null ? "—" : String(byDate[i][key])),
+        paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false },
+      })),
     ],
-  }, [xs, ys], el);
+    hooks: {
+      setSeries: [(u, si, opts) => {
+        if (opts && "show" in opts) u.setData(stacked(u.series.slice(1).map((x) => x.show)));
+      }],
+    },
+  }, stacked(top.map(() => true)), el);
   const resize = () => plot.setSize({ width: width(), height: 220 });
   window.addEventListener("resize", resize);
   ctx.onLeave(() => { window.removeEventListener("resize", resize); plot.destroy(); });
