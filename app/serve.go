@@ -102,6 +102,11 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		}
 		store = s
 		defer store.Close()
+		if len(cfg.DatabaseReplicaURLs) > 0 {
+			if err := store.OpenReplicas(cfg.DatabaseReplicaURLs, poolOptions(cfg), cfg.ReplicaMaxLag); err != nil {
+				return fmt.Errorf("DATABASE_REPLICA_URLS: %w", err)
+			}
+		}
 		keyEvents = store.ListenKeyRevocations()
 		defer keyEvents.Close()
 	}
@@ -170,6 +175,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	defer stopWatch()
 	if store != nil {
 		background.Go(func() { health.Run(watchCtx) })
+		background.Go(func() { store.WatchReplicas(watchCtx) })
 		background.Go(func() { store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, logDashboardRefresh(log)) })
 		background.Go(func() { purgeIdempotencyKeys(watchCtx, store, log) })
 	}
