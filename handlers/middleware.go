@@ -186,7 +186,8 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// bodyLimit answers 413 for a request body over limit bytes, whether its
+// bodyLimit answers 413 for a request body over limit bytes (or the
+// route's own, larger limit in routeBodyLimits), whether its
 // Content-Length says so up front or a body without one (chunked) grows
 // past it while read; readBody turns the latter's error into the 413.
 // net/http closes the connection after such a body rather than read the
@@ -195,6 +196,7 @@ func bodyLimit(limit int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			limit := max(limit, routeBodyLimits[req.Method+" "+c.Path()])
 			if req.ContentLength > limit {
 				return errTooLarge(limit)
 			}

@@ -66,6 +66,10 @@ type Options struct {
 	// fails first, so load balancers stop sending traffic); only for the
 	// monitor New makes when Health is nil (else the monitor's own).
 	Draining func() bool
+	// Batches imports the batches POST /v1/batches leaves for the
+	// background, woken by each; nil means a fresh one that nothing runs
+	// (such batches wait for a worker of another instance).
+	Batches *BatchWorker
 }
 
 // New returns the Echo instance with every route and middleware.
@@ -113,7 +117,8 @@ func New(o Options) *echo.Echo {
 	}}
 	store := o.Store
 	v1.POST("/shipments", createShipment(store))
-	v1.GET("/shipments", listShipments(store))
+	v1.GET("/shipments", csvOr(exportShipments(store), listShipments(store)))
+	v1.GET("/shipments.csv", exportShipments(store))
 	v1.GET("/shipments/:id", getOne(store.Shipment))
 	v1.PATCH("/shipments/:id", patchOne(store.UpdateShipment))
 	v1.DELETE("/shipments/:id", deleteOne(store.DeleteShipment))
@@ -121,6 +126,12 @@ func New(o Options) *echo.Echo {
 	v1.GET("/shipments/:id/events", listEvents(store))
 	v1.GET("/shipments/:id/metrics", getOne(store.Metrics))
 	v1.PUT("/shipments/:id/metrics", putMetrics(store))
+
+	if o.Batches == nil {
+		o.Batches = NewBatchWorker(store, o.Log)
+	}
+	v1.POST("/batches", createBatch(store, o.Batches))
+	v1.GET("/batches/:id", getBatch(store))
 
 	v1.POST("/addresses", createAddress(store))
 	v1.GET("/addresses", listAddresses(store))

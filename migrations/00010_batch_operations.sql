@@ -14,8 +14,12 @@
 -- transaction that inserts their shipments, so a batch resumes where it
 -- stopped and no row is imported twice.
 --
+-- status widens to varchar(30) for 'completed_with_errors'.
+--
 -- Down removes batch_items and Waybill's additions and restores the
--- predecessor's shape; the table itself stays, as 00001 leaves it.
+-- predecessor's shape ('completed_with_errors' becomes 'completed': its
+-- failed_items still say how many rows failed); the table itself stays,
+-- as 00001 leaves it.
 
 -- +goose Up
 CREATE TABLE IF NOT EXISTS batch_operations (
@@ -48,6 +52,7 @@ ALTER TABLE batch_operations
     ALTER COLUMN created_at SET DEFAULT now(),
     ALTER COLUMN started_at TYPE timestamptz USING started_at AT TIME ZONE 'UTC',
     ALTER COLUMN completed_at TYPE timestamptz USING completed_at AT TIME ZONE 'UTC',
+    ALTER COLUMN status TYPE varchar(30),
     ALTER COLUMN status SET DEFAULT 'pending',
     ALTER COLUMN total_items SET DEFAULT 0,
     ALTER COLUMN processed_items SET DEFAULT 0,
@@ -112,6 +117,8 @@ ALTER TABLE batch_operations
     ALTER COLUMN created_at DROP DEFAULT,
     ALTER COLUMN started_at TYPE timestamp USING started_at AT TIME ZONE 'UTC',
     ALTER COLUMN completed_at TYPE timestamp USING completed_at AT TIME ZONE 'UTC',
+    ALTER COLUMN status TYPE varchar(20)
+        USING CASE status WHEN 'completed_with_errors' THEN 'completed' ELSE status END,
     ALTER COLUMN status DROP DEFAULT,
     ALTER COLUMN total_items DROP DEFAULT,
     ALTER COLUMN processed_items DROP DEFAULT,
