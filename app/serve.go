@@ -122,7 +122,10 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	// readiness and capacity metrics and the log all read it.
 	health := dbhealth.New(store, dbhealth.Options{Instances: cfg.AppInstances, Log: log, Metrics: m, Draining: draining.Load,
 		BouncerAdminURL: cfg.PgBouncerAdminURL})
+	// Imports the batches POST /v1/batches leaves for the background.
+	batches := handlers.NewBatchWorker(store, log)
 	e := handlers.New(handlers.Options{
+		Batches:        batches,
 		Metrics:        m,
 		Store:          store,
 		Log:            log,
@@ -178,6 +181,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		background.Go(func() { store.WatchReplicas(watchCtx) })
 		background.Go(func() { store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, logDashboardRefresh(log)) })
 		background.Go(func() { purgeIdempotencyKeys(watchCtx, store, log) })
+		background.Go(func() { batches.Run(watchCtx) })
 	}
 
 	served := make(chan error, 1)
