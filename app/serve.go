@@ -135,6 +135,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		AuthCacheTTL:   cfg.AuthCacheTTL,
 		KeyEvents:      keyEvents,
 		AuthFailureRPS: cfg.AuthFailureRPS,
+		CORSOrigins:    cfg.CORSOrigins,
 		Health:         health,
 		Version:        version(),
 	})

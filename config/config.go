@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ type Config struct {
 	RateLimitRPS    float64
 	AuthCacheTTL    time.Duration
 	AuthFailureRPS  float64
+	// CORSOrigins are the exact origins (scheme://host[:port]) whose pages
+	// may call /v1 from a browser; none: CORS stays closed.
+	CORSOrigins []string
 
 	LogLevel      string
 	LogFormat     string
@@ -94,6 +98,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RateLimitRPS:        p.float("RATE_LIMIT_RPS", 0),
 		AuthCacheTTL:        p.duration("AUTH_CACHE_TTL", 5*time.Second, 0),
 		AuthFailureRPS:      p.float("AUTH_FAILURE_RPS", 20),
+		CORSOrigins:         p.origins("CORS_ORIGINS"),
 		LogLevel:            p.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "warning", "error"),
 		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
 		WebhookSecret:       getenv("WEBHOOK_SECRET"),
@@ -168,6 +173,60 @@ func (p *parser) duration(name string, def, min time.Duration) time.Duration {
 		p.fail(name, fmt.Sprintf("%s is below the minimum %s", d, min))
 	}
 	return d
+}
+
+// origins reads a comma-separated list of exact origins, as a browser
+// sends them in its Origin header: http or https, a host, a port only if
+// not the scheme's default, lower case, no path (not even "/"), no query,
+// no user and no wildcard; a browser's Origin never matches anything else.
+func (p *parser) origins(name string) []string {
+	v, ok := p.lookup(name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if problem := checkOrigin(o); problem != "" {
+			p.fail(name, fmt.Sprintf("%q %s", o, problem))
+			return nil
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		p.fail(name, "lists no origin")
+	}
+	return out
+}
+
+// checkOrigin says what keeps o from being an exact origin, or "".
+func checkOrigin(o string) string {
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || u.Opaque != "" || u.Host == "":
+		return "is not an origin such as https://app.example.com"
+	case strings.Contains(o, "*"):
+		return "has a wildcard: list each origin"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be http or https"
+	case u.User != nil, u.Path != "", u.RawQuery != "", u.Fragment != "", strings.HasSuffix(o, "?"), strings.HasSuffix(o, "#"):
+		return "must be scheme://host[:port] alone, without a path (not even a final /), query or user"
+	case strings.ToLower(o) != o:
+		return "must be in lower case, as browsers send it"
+	case u.Port() == "80" && u.Scheme == "http", u.Port() == "443" && u.Scheme == "https":
+		return "names the scheme's default port, which browsers leave out: remove it"
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "has an invalid port"
+		}
+	}
+	return ""
 }
 
 func (p *parser) bool(name string, def bool) bool {

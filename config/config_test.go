@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,32 @@ func TestMaskURL(t *testing.T) {
 	for _, tt := range tests {
 		if got := MaskURL(tt.in); got != tt.want {
 			t.Errorf("MaskURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	c, err := Load(getenv(nil))
+	if err != nil || c.CORSOrigins != nil {
+		t.Fatalf("default CORSOrigins = %v, %v; want none (CORS closed)", c.CORSOrigins, err)
+	}
+	c, err = Load(getenv(map[string]string{"CORS_ORIGINS": " https://ops.example.com, http://localhost:5173,,https://ops.example.com "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://ops.example.com", "http://localhost:5173"}; !slices.Equal(c.CORSOrigins, want) {
+		t.Errorf("CORSOrigins = %q, want %q (trimmed, empty items and repeats dropped)", c.CORSOrigins, want)
+	}
+	for _, bad := range []string{
+		"*", "https://*.example.com", "ops.example.com", "ftp://ops.example.com", "https://ops.example.com/",
+		"https://ops.example.com/console", "https://ops.example.com?x=1", "https://user@ops.example.com",
+		"https://Ops.Example.com", "https://ops.example.com:443", "http://ops.example.com:80",
+		"https://ops.example.com:99999", "null", ",", "https://ok.example.com, https://bad.example.com/",
+	} {
+		_, err := Load(getenv(map[string]string{"CORS_ORIGINS": bad}))
+		var cerr *Error
+		if !errors.As(err, &cerr) || cerr.Var != "CORS_ORIGINS" {
+			t.Errorf("CORS_ORIGINS=%q: err = %v, want a CORS_ORIGINS error", bad, err)
 		}
 	}
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// is not listening, keys are not cached. nil: the cache expires by
 	// AuthCacheTTL only.
 	KeyEvents *models.KeyEvents
+	// CORSOrigins are the exact origins whose pages may call /v1 from a
+	// browser (CORS_ORIGINS); none: no route sends a CORS header.
+	CORSOrigins []string
 	// AuthFailureRPS is each client address's budget of requests with a
 	// bad API key per second (bursts of twice that), past which it gets
 	// 429; 0 is unlimited.
@@ -86,6 +89,7 @@ func New(o Options) *echo.Echo {
 		recoverPanic(o.Log),
 		deadline(o.RequestTimeout),
 		bodyLimit(o.BodyLimit),
+		cors(o.CORSOrigins),
 	)
 	// Echo answers an unknown route and a wrong method with its own
 	// errors; the error handler turns them into problem details.
