@@ -75,6 +75,8 @@ func runMonitor(ctx context.Context, e env, args []string) error {
 	appInstances := fs.Int("app-instances", cfg.AppInstances, "Waybill processes sharing the database, for the capacity plan (from APP_INSTANCES)")
 	poolMax := fs.Int("pool-max", cfg.DBMaxOpenConns, "each process's pool size, for the capacity plan (from DB_MAX_OPEN_CONNS)")
 	bouncerAdmin := fs.String("pgbouncer-admin-url", cfg.PgBouncerAdminURL, "PgBouncer's admin console, to show its pools and plan its server connections (from PGBOUNCER_ADMIN_URL)")
+	replicaURLs := fs.String("replica-urls", strings.Join(cfg.DatabaseReplicaURLs, ","), "read replicas to measure against the database, comma-separated (from DATABASE_REPLICA_URLS)")
+	replicaMaxLag := fs.Duration("replica-max-lag", cfg.ReplicaMaxLag, "a replica further behind lags (from REPLICA_MAX_LAG; 0: no bound)")
 	format := fs.String("format", "text", "text or json")
 	noColor := fs.Bool("no-color", false, "no colours (also when NO_COLOR is set or stdout is not a terminal)")
 	watch := fs.Duration("watch", 0, "repeat every DURATION until interrupted; the exit status is the last report's")
@@ -113,11 +115,21 @@ func runMonitor(ctx context.Context, e env, args []string) error {
 			return usagef("--pgbouncer-admin-url: %v (%s)", err, config.MaskURL(*bouncerAdmin))
 		}
 	}
+	var replicas []string
+	for _, u := range strings.Split(*replicaURLs, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			continue
+		}
+		if err := config.CheckDatabaseURL(u); err != nil {
+			return usagef("--replica-urls: %v (%s)", err, config.MaskURL(u))
+		}
+		replicas = append(replicas, u)
+	}
 	if *apiKey == "" {
 		*apiKey = e.getenv("WAYBILL_API_KEY")
 	}
 	opts := monitor.Options{LongQuery: *longQuery, IdleTx: *idleTx, UnusedIndexMin: min, AppInstances: *appInstances, PoolMax: *poolMax,
-		BouncerAdminURL: *bouncerAdmin}
+		BouncerAdminURL: *bouncerAdmin, ReplicaURLs: replicas, ReplicaMaxLag: *replicaMaxLag}
 	color := !*noColor && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout)
 
 	db, err := openMonitorDB(*dbURL, *connectTimeout)

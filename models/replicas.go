@@ -73,9 +73,13 @@ const (
 
 // ReplicaStatus is what the last measurement of a replica found. Lag is
 // measured against the primary: bytes are the primary's WAL position less
-// the replica's replay position, seconds the time since the replica
-// replayed its last transaction, 0 when it has replayed all the primary
-// has written. Both are nil when they could not be measured.
+// the replica's replay position; seconds are 0 when it has replayed all
+// the primary has written, else the time since it replayed its last
+// transaction (now() - pg_last_xact_replay_timestamp()), but no more than
+// the time since the measurements first found it behind: a replica of a
+// primary idle for an hour is not an hour behind the moment a write
+// arrives, and one that has replayed no transaction since it started has
+// no timestamp at all. Both are nil when they could not be measured.
 type ReplicaStatus struct {
 	Index      int       `json:"index"`
 	Addr       string    `json:"addr"` // host:port of its URL, never the URL
@@ -98,6 +102,9 @@ type replica struct {
 	status atomic.Pointer[ReplicaStatus]
 	replay atomic.Uint64 // the highest replay LSN seen
 	reads  atomic.Int64
+
+	mu          sync.Mutex // held by a measurement
+	behindSince time.Time  // when measurements first found it behind; zero when caught up
 }
 
 func (r *replica) healthy() bool { return r.status.Load().Status == ReplicaHealthy }
@@ -211,15 +218,15 @@ var (
 	primaryLSNStatement = statement{name: "primary WAL position", sql: `SELECT pg_current_wal_lsn()::text`}
 	replicaStatement    = statement{name: "replica replay", sql: `SELECT pg_is_in_recovery() AS standby,
        coalesce(pg_last_wal_replay_lsn()::text, '') AS replay,
-       coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, 0) AS since`}
+       extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS since`}
 	replayStatement   = statement{name: "replica replay position", sql: `SELECT coalesce(pg_last_wal_replay_lsn()::text, '')`}
 	writeLSNStatement = statement{name: "WAL insert position", sql: `SELECT pg_current_wal_insert_lsn()::text`}
 )
 
 type replayRow struct {
-	Standby bool    `db:"standby"`
-	Replay  string  `db:"replay"`
-	Since   float64 `db:"since"`
+	Standby bool     `db:"standby"`
+	Replay  string   `db:"replay"`
+	Since   *float64 `db:"since"` // nil: no transaction replayed since it started
 }
 
 // PollReplicas measures every replica once, at the same time, against
@@ -249,39 +256,100 @@ func (s *Store) PollReplicas(ctx context.Context) {
 
 // measure measures r against the primary's WAL position (nil: unknown).
 func (s *Store) measure(ctx context.Context, r *replica, primary *LSN) *ReplicaStatus {
-	st := &ReplicaStatus{Index: r.index, Addr: r.addr, CheckedAt: time.Now().UTC()}
-	row, err := queryRow[replayRow](ctx, r.health, replicaStatement)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, replay := measureReplica(ctx, r.health, primary, s.replicas.maxLag, &r.behindSince)
+	st.Index, st.Addr = r.index, r.addr
+	if replay != nil {
+		r.seen(*replay)
+	}
+	return &st
+}
+
+// measureReplica measures the replica on db against the primary's WAL
+// position (nil: unknown) and maxLag (0: no bound), and returns its replay
+// position if it read one. behindSince is when earlier measurements first
+// found it behind, which it updates; nil when there are none to keep (the
+// lag in seconds is then unknown for a replica that has replayed no
+// transaction since it started).
+func measureReplica(ctx context.Context, db querier, primary *LSN, maxLag time.Duration, behindSince *time.Time) (ReplicaStatus, *LSN) {
+	st := ReplicaStatus{CheckedAt: time.Now().UTC()}
+	row, err := queryRow[replayRow](ctx, db, replicaStatement)
 	switch {
 	case err != nil:
 		st.Status, st.Reason = ReplicaDown, "unreachable"
-		return st
+		return st, nil
 	case !row.Standby:
 		st.Status, st.Reason = ReplicaDown, "not a standby (promoted?)"
-		return st
+		return st, nil
 	}
 	replay, err := ParseLSN(row.Replay)
 	if err != nil {
 		st.Status, st.Reason = ReplicaDown, "no replay position"
-		return st
+		return st, nil
 	}
-	r.seen(replay)
 	st.ReplayLSN = replay.String()
 	st.Status = ReplicaHealthy
 	if primary == nil {
 		// The primary did not answer: nothing to measure the lag against,
 		// and reads are better served by a standby than refused.
-		return st
+		return st, &replay
 	}
 	bytes := max(int64(*primary)-int64(replay), 0)
-	seconds := 0.0
-	if bytes > 0 {
-		seconds = math.Round(max(row.Since, 0)*1000) / 1000
+	st.LagBytes = &bytes
+	var seconds *float64
+	switch {
+	case bytes == 0:
+		seconds = new(0.0)
+		if behindSince != nil {
+			*behindSince = time.Time{}
+		}
+	case behindSince != nil:
+		if behindSince.IsZero() {
+			*behindSince = st.CheckedAt
+		}
+		behind := st.CheckedAt.Sub(*behindSince).Seconds()
+		if row.Since != nil {
+			behind = min(behind, *row.Since)
+		}
+		seconds = &behind
+	case row.Since != nil:
+		seconds = row.Since
 	}
-	st.LagBytes, st.LagSeconds = &bytes, &seconds
-	if maxLag := s.replicas.maxLag; maxLag > 0 && seconds > maxLag.Seconds() {
+	if seconds != nil {
+		st.LagSeconds = new(math.Round(max(*seconds, 0)*1000) / 1000)
+	}
+	if maxLag > 0 && st.LagSeconds != nil && *st.LagSeconds > maxLag.Seconds() {
+		seconds := *st.LagSeconds
 		st.Status = ReplicaLagging
 		st.Reason = fmt.Sprintf("%.1f s behind, over the maximum of %s", seconds, maxLag)
 	}
+	return st, &replay
+}
+
+// ReadReplica measures the replica at url, on a connection of its own, as
+// the Store measures its replicas: against the WAL position of the primary
+// on primary, and maxLag (0: no bound), but once, without the history of
+// earlier measurements: its lag in seconds is unknown (nil) while it has
+// replayed no transaction since it started. Addr is its host:port; Index
+// is left 0.
+func ReadReplica(ctx context.Context, primary *sql.DB, url string, maxLag time.Duration) ReplicaStatus {
+	var at *LSN
+	if text, err := queryRow[string](ctx, primary, primaryLSNStatement); err == nil {
+		if l, err := ParseLSN(text); err == nil {
+			at = &l
+		}
+	}
+	cfg, err := connConfig(url, PoolOptions{})
+	if err != nil {
+		return ReplicaStatus{Status: ReplicaDown, Reason: "invalid URL", CheckedAt: time.Now().UTC()}
+	}
+	cfg.RuntimeParams["application_name"] = "waybill-monitor"
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	st, _ := measureReplica(ctx, db, at, maxLag, nil)
+	st.Addr = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
 	return st
 }
 

@@ -24,6 +24,7 @@ func (r *Report) Assess() {
 	if b := r.PgBouncer; b != nil {
 		is = append(is, bouncerIssues(*b)...)
 	}
+	is = append(is, replicaIssues(r.Replicas)...)
 
 	sort.SliceStable(is, func(i, j int) bool { return rank(is[i].Severity) > rank(is[j].Severity) })
 	if is == nil {
@@ -82,6 +83,26 @@ func bouncerIssues(b models.Bouncer) []Issue {
 				p.ClWaiting, p.Database, p.User, FormatDuration(p.MaxWaitSeconds), p.SvActive, p.SvIdle),
 			Recommendation: fmt.Sprintf("every server connection of the pool is busy: look for long transactions (above), or raise default_pool_size (now %d) if the capacity plan leaves room",
 				b.DefaultPoolSize)})
+	}
+	return is
+}
+
+// replicaIssues reports the read replicas that do not serve reads: a
+// replica down is critical, one lagging a warning (Waybill reads from the
+// primary meanwhile).
+func replicaIssues(rs []models.ReplicaStatus) []Issue {
+	var is []Issue
+	for _, r := range rs {
+		switch r.Status {
+		case models.ReplicaDown:
+			is = append(is, Issue{Severity: Critical, Section: SectionReplicas,
+				Message:        fmt.Sprintf("read replica %d (%s) is down: %s; its reads go to the primary", r.Index, r.Addr, r.Reason),
+				Recommendation: "check that the replica runs and streams from the primary (pg_stat_wal_receiver on it, pg_stat_replication on the primary)"})
+		case models.ReplicaLagging:
+			is = append(is, Issue{Severity: Warning, Section: SectionReplicas,
+				Message:        fmt.Sprintf("read replica %d (%s) lags: %s; its reads go to the primary", r.Index, r.Addr, r.Reason),
+				Recommendation: "check whether its replay is paused (pg_is_wal_replay_paused()) or conflicts with long queries on it, and its disk and network"})
+		}
 	}
 	return is
 }

@@ -33,6 +33,12 @@ func Collect(ctx context.Context, db *sql.DB, opts Options) (Report, error) {
 		r.Capacity = capacity.NewBouncerPlan(srv, opts.AppInstances, b)
 	}
 
+	for i, u := range opts.ReplicaURLs {
+		st := models.ReadReplica(ctx, db, u, opts.ReplicaMaxLag)
+		st.Index = i
+		r.Replicas = append(r.Replicas, st)
+	}
+
 	a, err := models.ReadActivity(ctx, db)
 	if err != nil {
 		return Report{}, fmt.Errorf("connection statistics: %w", err)
@@ -75,6 +81,7 @@ func thresholds(o Options) Thresholds {
 		UtilizationCritPercent: utilizationCriticalPercent,
 		CacheWarnPercent:       cacheWarnPercent,
 		CacheMinBlocks:         cacheMinBlocks,
+		ReplicaMaxLagSeconds:   o.ReplicaMaxLag.Seconds(),
 	}
 }
 

@@ -64,6 +64,25 @@ func RenderText(w io.Writer, r Report, color bool) error {
 		})
 	}
 
+	if len(r.Replicas) > 0 {
+		maxLag := "none"
+		if r.Thresholds.ReplicaMaxLagSeconds > 0 {
+			maxLag = FormatDuration(r.Thresholds.ReplicaMaxLagSeconds)
+		}
+		t.heading(fmt.Sprintf("Read replicas (maximum lag %s)", maxLag))
+		t.table(len(r.Replicas), "#\tADDRESS\tSTATUS\tREPLAY LSN\tLAG BYTES\tLAG\tREASON", func(i int) string {
+			p := r.Replicas[i]
+			bytes, secs := "-", "-"
+			if p.LagBytes != nil {
+				bytes = PrettySize(*p.LagBytes)
+			}
+			if p.LagSeconds != nil {
+				secs = FormatDuration(*p.LagSeconds)
+			}
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", p.Index, p.Addr, p.Status, p.ReplayLSN, bytes, secs, p.Reason)
+		})
+	}
+
 	t.heading(fmt.Sprintf("Long-running queries (over %s, top %d)", FormatDuration(r.Thresholds.LongQuerySeconds), topLongQueries))
 	t.table(len(r.LongQueries), "PID\tDATABASE\tDURATION\tSTATE\tQUERY", func(i int) string {
 		q := r.LongQueries[i]

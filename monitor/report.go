@@ -62,6 +62,11 @@ type Options struct {
 	// when set, the report shows its pools and the capacity plan counts
 	// its server connections.
 	BouncerAdminURL string
+	// ReplicaURLs are the read replicas (DATABASE_REPLICA_URLS): the report
+	// measures each against the primary, and ReplicaMaxLag
+	// (REPLICA_MAX_LAG, 0: no bound) says which lag too much.
+	ReplicaURLs   []string
+	ReplicaMaxLag time.Duration
 }
 
 // DefaultOptions are the predecessor's thresholds and Waybill's defaults.
@@ -117,7 +122,10 @@ type Report struct {
 	// PgBouncer is what its admin console reported, with
 	// Options.BouncerAdminURL.
 	PgBouncer *models.Bouncer `json:"pgbouncer,omitempty"`
-	Issues    []Issue         `json:"issues"`
+	// Replicas are the read replicas' measurements, with
+	// Options.ReplicaURLs.
+	Replicas []models.ReplicaStatus `json:"replicas,omitempty"`
+	Issues   []Issue                `json:"issues"`
 }
 
 // Thresholds are the Options the report was made with.
@@ -130,6 +138,9 @@ type Thresholds struct {
 	UtilizationCritPercent float64 `json:"utilization_critical_percent"`
 	CacheWarnPercent       float64 `json:"cache_warning_percent"`
 	CacheMinBlocks         int64   `json:"cache_min_blocks"`
+	// ReplicaMaxLagSeconds is Options.ReplicaMaxLag, when there are
+	// replicas.
+	ReplicaMaxLagSeconds float64 `json:"replica_max_lag_seconds,omitempty"`
 }
 
 // Connections are the server's client connections, server-wide.
@@ -235,4 +246,5 @@ const (
 	SectionCache       = "cache_hit_ratio"
 	SectionServer      = "waybill_pool"
 	SectionPgBouncer   = "pgbouncer"
+	SectionReplicas    = "replicas"
 )
