@@ -197,7 +197,7 @@ func TestEventListParameters(t *testing.T) {
 			query[p.Name] = p.Schema.Default
 		}
 	}
-	if want := map[string]any{"page_size": float64(100), "after_id": nil}; !reflect.DeepEqual(query, want) {
+	if want := map[string]any{"page_size": float64(100), "after_id": nil, "cursor": nil}; !reflect.DeepEqual(query, want) {
 		t.Errorf("the document's query parameters (with defaults) are %v, want %v", query, want)
 	}
 }
