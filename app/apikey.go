@@ -12,12 +12,14 @@ import (
 )
 
 const apikeyUsage = `Usage:
-  waybill apikey create --name NAME [--scope read|write]
+  waybill apikey create --name NAME [--scope read|write|admin]
   waybill apikey list
   waybill apikey revoke ID
 
 create prints the new key alone on the last line of stdout. It is shown
-once: only its SHA-256 is stored.`
+once: only its SHA-256 is stored. read keys may only read; write keys may
+also write; admin keys may also read the audit trail (GET /v1/activity).
+revoke records the activity api_key.revoke in the audit trail.`
 
 func runAPIKey(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet("apikey")
@@ -34,15 +36,15 @@ func runAPIKey(ctx context.Context, e env, args []string) error {
 	case "create":
 		cf := newFlagSet("apikey create")
 		name := cf.String("name", "", "a name for the key (who or what uses it)")
-		scope := cf.String("scope", models.ScopeRead, "read (GET only) or write (everything)")
+		scope := cf.String("scope", models.ScopeRead, "read (GET only), write (everything but the audit trail) or admin (everything)")
 		if err := parseFlags(cf, rest, e.stdout); err != nil {
 			return err
 		}
 		if *name == "" {
 			return usagef("create: --name is required")
 		}
-		if *scope != models.ScopeRead && *scope != models.ScopeWrite {
-			return usagef("create: --scope must be read or write")
+		if !models.ValidScope(*scope) {
+			return usagef("create: --scope must be read, write or admin")
 		}
 		run = func(s *models.Store) error {
 			k, key, err := s.CreateAPIKey(ctx, *name, *scope)
@@ -81,6 +83,8 @@ func runAPIKey(ctx context.Context, e env, args []string) error {
 			return usagef("revoke: %q is not a key ID", rest[0])
 		}
 		run = func(s *models.Store) error {
+			// The audit trail names the command; there is no API key.
+			ctx := models.WithActor(ctx, models.Actor{Method: "CLI", Endpoint: "waybill apikey revoke"})
 			if _, err := s.RevokeAPIKey(ctx, id); err != nil {
 				if errors.Is(err, models.ErrNotFound) {
 					return fmt.Errorf("no active API key %s", id)

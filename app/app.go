@@ -37,7 +37,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the HTTP API (the default command)", runServe},
 		{"migrate", "apply or inspect schema migrations: up|down|status|version|redo|to N", runMigrate},
-		{"apikey", "manage API keys: create --name N [--scope read|write], list, revoke ID", runAPIKey},
+		{"apikey", "manage API keys: create --name N [--scope read|write|admin], list, revoke ID", runAPIKey},
 		{"seed", "load realistic demo shipments with COPY: --shipments N [--seed S]", runSeed},
 		{"dev", "zero-config local run: find or start a PostgreSQL, migrate, seed, serve", runDev},
 		{"monitor", "the database monitoring report (exit 0 ok, 1 warning, 2 critical, 3 cannot connect)", runMonitor},

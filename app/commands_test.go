@@ -157,6 +157,15 @@ func TestAPIKeyCommands(t *testing.T) {
 	if code, _, _ := run(t, env, "apikey", "revoke", id); code != 1 {
 		t.Errorf("revoking twice: exit %d, want 1", code)
 	}
+	// The revocation is in the audit trail, once, made by the CLI.
+	var n int
+	if err := testdb.Open(t, dbURL).QueryRow(`SELECT count(*) FROM user_activities WHERE action = 'api_key.revoke'
+		AND resource_id = $1 AND method = 'CLI' AND api_key_id IS NULL AND status_code IS NULL`, id).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d api_key.revoke audit rows for the key (%v), want 1", n, err)
+	}
+	if code, stdout, stderr := run(t, env, "apikey", "create", "--name", "auditor", "--scope", "admin"); code != 0 || !strings.Contains(stdout, "scope admin") {
+		t.Errorf("create an admin key: exit %d: %s%s", code, stdout, stderr)
+	}
 }
 
 func TestSeedCommand(t *testing.T) {

@@ -183,6 +183,9 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		background.Go(func() { store.RunDashboardRefresher(watchCtx, dashboardRefreshInterval, logDashboardRefresh(log)) })
 		background.Go(func() { purgeIdempotencyKeys(watchCtx, store, log) })
 		background.Go(func() { batches.Run(watchCtx) })
+		background.Go(func() {
+			store.RunActivityRetention(watchCtx, cfg.ActivityRetention, activityRetentionInterval, activityRetentionBatch, logActivityRetention(log))
+		})
 	}
 
 	served := make(chan error, 1)
@@ -221,6 +224,28 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// The audit trail's retention runs at start and then every
+// activityRetentionInterval, deleting activityRetentionBatch rows per
+// statement so that no transaction holds many row locks.
+const (
+	activityRetentionInterval = 10 * time.Minute
+	activityRetentionBatch    = 1000
+)
+
+// logActivityRetention returns the audit trail retention's report function.
+func logActivityRetention(log *logrus.Logger) func(deleted int64, err error) {
+	return func(deleted int64, err error) {
+		switch {
+		case errors.Is(err, models.ErrUnavailable):
+			// The health monitor reports the outage.
+		case err != nil:
+			log.WithError(err).Warn("audit trail rows past ACTIVITY_RETENTION not pruned; the next round tries again")
+		case deleted > 0:
+			log.WithField("deleted", deleted).Info("pruned audit trail rows past ACTIVITY_RETENTION")
+		}
+	}
 }
 
 // logDashboardRefresh returns the dashboard refresher's report function.

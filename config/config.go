@@ -60,6 +60,10 @@ type Config struct {
 	LogLevel      string
 	LogFormat     string
 	WebhookSecret string
+
+	// ActivityRetention is how long the audit trail keeps a row; 0 keeps
+	// every row.
+	ActivityRetention time.Duration
 }
 
 // Error is a configuration problem: the variable and what is wrong with it.
@@ -102,6 +106,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:            p.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "warning", "error"),
 		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
 		WebhookSecret:       getenv("WEBHOOK_SECRET"),
+		ActivityRetention:   p.days("ACTIVITY_RETENTION", 90*24*time.Hour),
 	}
 	// The idle pool defaults to the open maximum: Go's default of 2 idle
 	// connections makes a busy pool close and redial on every burst.
@@ -173,6 +178,23 @@ func (p *parser) duration(name string, def, min time.Duration) time.Duration {
 		p.fail(name, fmt.Sprintf("%s is below the minimum %s", d, min))
 	}
 	return d
+}
+
+// days reads a duration that may also be given in whole days ("90d"),
+// never negative; 0 is allowed.
+func (p *parser) days(name string, def time.Duration) time.Duration {
+	v, ok := p.lookup(name)
+	if !ok {
+		return def
+	}
+	if n, isDays := strings.CutSuffix(v, "d"); isDays {
+		d, err := strconv.Atoi(n)
+		if err != nil || d < 0 || d > 100*365 {
+			p.fail(name, fmt.Sprintf("%q is not a number of days from 0 to 36500 (e.g. 90d) or a duration (e.g. 2160h)", v))
+		}
+		return time.Duration(d) * 24 * time.Hour
+	}
+	return p.duration(name, def, 0)
 }
 
 // origins reads a comma-separated list of exact origins, as a browser

@@ -79,7 +79,8 @@ func newAuthGuard(o Options) *authGuard {
 }
 
 // authenticate requires Authorization: Bearer <key> with a known,
-// unrevoked key, and a write-scoped key for anything but GET and HEAD.
+// unrevoked key, and a write- or admin-scoped key for anything but GET and
+// HEAD.
 //
 // A missing key is 401 with WWW-Authenticate: Bearer; a key that was sent
 // but is malformed, unknown or revoked is the same 401 with
@@ -102,7 +103,7 @@ func (g *authGuard) authenticate() echo.MiddlewareFunc {
 				return err
 			}
 			m := c.Request().Method
-			if key.Scope != models.ScopeWrite && m != http.MethodGet && m != http.MethodHead {
+			if !key.CanWrite() && m != http.MethodGet && m != http.MethodHead {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="insufficient_scope", scope="write"`)
 				return newError("forbidden", "this API key's scope is %s; %s needs write", key.Scope, m)
 			}

@@ -37,7 +37,7 @@ type resourceContract struct {
 	// the store always fills, so the response schema requires them.
 	expanded []string
 	response string
-	create   string
+	create   string // "" for a resource no request creates
 	patch    string // "" without a PATCH route
 }
 
@@ -104,6 +104,13 @@ var resourceContracts = []resourceContract{
 		resource: "SystemMetric", model: models.SystemMetric{},
 		response: "GET /v1/system-metrics/{id} 200",
 		create:   "POST /v1/system-metrics",
+	},
+	{
+		// The audit trail is written by the store, never by a request
+		// body (no create schema: every property is read-only), and read
+		// only as the items of GET /v1/activity.
+		resource: "UserActivity", model: models.UserActivity{},
+		response: "Activity",
 	},
 }
 
@@ -280,9 +287,11 @@ func (d specDoc) contractProblems(c resourceContract) []string {
 	if err != nil {
 		return []string{c.resource + ": " + err.Error()}
 	}
-	create, err := d.locate(c.create)
-	if err != nil {
-		return []string{c.resource + ": " + err.Error()}
+	var create map[string]any
+	if c.create != "" {
+		if create, err = d.locate(c.create); err != nil {
+			return []string{c.resource + ": " + err.Error()}
+		}
 	}
 	createProps, _ := d.properties(create)
 
@@ -333,7 +342,9 @@ func (d specDoc) contractProblems(c resourceContract) []string {
 	}
 
 	// The request bodies: fields of the model, bounded as the columns.
-	problems = append(problems, d.requestProblems(c, "create", c.create, create, model)...)
+	if c.create != "" {
+		problems = append(problems, d.requestProblems(c, "create", c.create, create, model)...)
+	}
 	if c.patch == "" {
 		return problems
 	}
@@ -632,7 +643,10 @@ type specDoc struct{ root map[string]any }
 func (d specDoc) locate(loc string) (map[string]any, error) {
 	parts := strings.Fields(loc)
 	if len(parts) == 1 {
-		comp, prop, _ := strings.Cut(loc, ".")
+		comp, prop, isProp := strings.Cut(loc, ".")
+		if !isProp && d.component(comp) != nil {
+			return d.flatten(d.component(comp)).resolved, nil
+		}
 		props, _ := d.properties(d.component(comp))
 		if s, ok := props[prop]; ok {
 			return d.flatten(s).resolved, nil

@@ -115,6 +115,7 @@ func New(o Options) *echo.Echo {
 	v1 := api{group: e.Group("/v1"), middleware: []echo.MiddlewareFunc{
 		requireDatabase(o.Store),
 		auth.authenticate(),
+		recordActor,
 		rateLimit(o.RateLimitRPS),
 		replicaRouting(o.Store),
 		idempotent(o.Store),
@@ -157,6 +158,8 @@ func New(o Options) *echo.Echo {
 
 	v1.GET("/analytics/dashboard", dashboard(store))
 	v1.POST("/analytics/rollups", rollups(store))
+
+	v1.GET("/activity", listActivity(store))
 
 	// Samples do not change once taken: no PATCH.
 	v1.POST("/system-metrics", createSystemMetric(store))

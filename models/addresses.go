@@ -94,6 +94,9 @@ func (s *Store) UpdateAddress(ctx context.Context, id uuid.UUID, apply func(cur 
 				return classify(err)
 			}
 		}
+		if err := recordRow(ctx, tx.Statement.ConnPool, "address", "update", nil, id, 200); err != nil {
+			return err
+		}
 		out, err = s.Address(withTx(ctx, tx), id)
 		return err
 	})

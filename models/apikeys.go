@@ -14,11 +14,21 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// API key scopes: read may use GET; write may use everything.
+// API key scopes: read may use GET; write may use everything but the
+// audit trail; admin may use everything.
 const (
 	ScopeRead  = "read"
 	ScopeWrite = "write"
+	ScopeAdmin = "admin"
 )
+
+// ValidScope reports whether scope is one of the three.
+func ValidScope(scope string) bool {
+	return scope == ScopeRead || scope == ScopeWrite || scope == ScopeAdmin
+}
+
+// CanWrite reports whether the key may change data (write or admin).
+func (k APIKey) CanWrite() bool { return k.Scope == ScopeWrite || k.Scope == ScopeAdmin }
 
 // keyPrefix marks Waybill keys, so that a leaked one is recognisable (and
 // findable by secret scanners).
@@ -37,8 +47,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, name, scope string) (APIKey, s
 	if name == "" {
 		v.Add("name", "is required")
 	}
-	if scope != ScopeRead && scope != ScopeWrite {
-		v.Add("scope", "must be read or write")
+	if !ValidScope(scope) {
+		v.Add("scope", "must be read, write or admin")
 	}
 	if err := v.Err(); err != nil {
 		return APIKey{}, "", err
@@ -102,6 +112,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]APIKey, error) {
 // it takes the notification to arrive. It returns ErrNotFound if there is
 // no such key or it is already revoked. Every revocation must go through
 // here: a key revoked by hand in SQL is only forgotten when caches expire.
+// With an actor in ctx it records the activity api_key.revoke.
 func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) (APIKey, error) {
 	var k APIKey
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
@@ -113,6 +124,11 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id uuid.UUID) (APIKey, error) 
 		}
 		if res.RowsAffected == 0 {
 			return ErrNotFound
+		}
+		err := recordActivity(ctx, tx.Statement.ConnPool, AuditEvent{Action: "api_key.revoke", ResourceType: "api_key",
+			ResourceID: id.String(), Metadata: map[string]any{"name": k.Name}})
+		if err != nil {
+			return err
 		}
 		return classify(exec(ctx, tx.Statement.ConnPool, notifyRevocation, keyRevocations, id.String()))
 	})

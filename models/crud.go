@@ -142,17 +142,21 @@ func insert[T any](ctx context.Context, db *gorm.DB, row *T, what string) error 
 
 // create inserts row in a write transaction of its own (or ctx's), leaving
 // the omitted columns to their defaults, and reads back every column the
-// database filled.
+// database filled. It records the activity <what>.create.
 func create[T any](ctx context.Context, s *Store, row *T, what string, omit ...string) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		if len(omit) > 0 {
 			tx = tx.Omit(omit...)
 		}
-		return insert(ctx, tx, row, what)
+		if err := insert(ctx, tx, row, what); err != nil {
+			return err
+		}
+		return recordRow(ctx, tx.Statement.ConnPool, what, "create", *row, uuid.Nil, 201)
 	})
 }
 
-// deleteByID deletes the row of T with that id, or returns ErrNotFound.
+// deleteByID deletes the row of T with that id, or returns ErrNotFound. It
+// records the activity <what>.delete.
 func deleteByID[T any](ctx context.Context, s *Store, id uuid.UUID, what string) error {
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		res := tx.Delete(new(T), "id = ?", id)
@@ -162,7 +166,7 @@ func deleteByID[T any](ctx context.Context, s *Store, id uuid.UUID, what string)
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("delete %s %s: %w", what, id, ErrNotFound)
 		}
-		return nil
+		return recordRow(ctx, tx.Statement.ConnPool, what, "delete", nil, id, 204)
 	})
 }
 
@@ -170,7 +174,8 @@ func deleteByID[T any](ctx context.Context, s *Store, id uuid.UUID, what string)
 // add to the query, e.g. preloads; nil for none), lets apply check and
 // change it (returning the columns it changed), validates the result and
 // writes exactly those columns, then returns the row as stored. It runs
-// in ctx's transaction if ctx carries one.
+// in ctx's transaction if ctx carries one, and records the activity
+// <what>.update.
 func update[T any](ctx context.Context, s *Store, id uuid.UUID, what string, load func(*gorm.DB) *gorm.DB, apply func(*T) ([]string, error), validate func(*T) error) (T, error) {
 	var row T
 	err := s.inTx(ctx, func(tx *gorm.DB) error {
@@ -193,7 +198,7 @@ func update[T any](ctx context.Context, s *Store, id uuid.UUID, what string, loa
 				return classify(err)
 			}
 		}
-		return nil
+		return recordRow(ctx, tx.Statement.ConnPool, what, "update", nil, id, 200)
 	})
 	if err != nil {
 		return row, fmt.Errorf("update %s %s: %w", what, id, err)

@@ -289,5 +289,6 @@ func All() []any {
 	return []any{
 		&Address{}, &Parcel{}, &CustomsInfo{}, &Shipment{}, &ShipmentEvent{}, &ShipmentMetrics{},
 		&AnalyticsSummary{}, &CarrierPerformance{}, &SystemMetric{}, &APIKey{}, &IdempotencyKey{},
+		&UserActivity{},
 	}
 }

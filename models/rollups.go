@@ -190,7 +190,8 @@ var (
 // figures did not change are left alone (updated_at stays), and rows of a
 // day that no longer has such shipments are deleted. Running it twice
 // changes nothing. A range that is reversed or longer than
-// MaxAnalyticsDays is a *ValidationError.
+// MaxAnalyticsDays is a *ValidationError. The activity rollup.create is
+// recorded in the last day's transaction.
 func (s *Store) Rollup(ctx context.Context, start, end Date) (RollupResult, error) {
 	var v ValidationError
 	checkRange(&v, "start_date", "end_date", start, end)
@@ -200,7 +201,12 @@ func (s *Store) Rollup(ctx context.Context, start, end Date) (RollupResult, erro
 	res := RollupResult{StartDate: start, EndDate: end, Days: Days(start, end)}
 	for i := range res.Days {
 		day := Date{start.AddDate(0, 0, i)}
-		summaries, carriers, err := s.rollupDay(ctx, day)
+		var audit *AuditEvent
+		if i == res.Days-1 {
+			audit = &AuditEvent{Action: "rollup.create", ResourceType: "rollup", Status: 200,
+				Metadata: map[string]any{"start_date": start.Format(DateFormat), "end_date": end.Format(DateFormat)}}
+		}
+		summaries, carriers, err := s.rollupDay(ctx, day, audit)
 		if err != nil {
 			return RollupResult{}, fmt.Errorf("rollup %s: %w", day.Format(DateFormat), err)
 		}
@@ -210,8 +216,9 @@ func (s *Store) Rollup(ctx context.Context, start, end Date) (RollupResult, erro
 	return res, nil
 }
 
-// rollupDay recomputes one day in one transaction.
-func (s *Store) rollupDay(ctx context.Context, day Date) (summaries, carriers int, err error) {
+// rollupDay recomputes one day in one transaction, recording audit (if
+// not nil) in it.
+func (s *Store) rollupDay(ctx context.Context, day Date, audit *AuditEvent) (summaries, carriers int, err error) {
 	lo, hi := dayBounds(day, day)
 	tx, err := s.pool.BeginTx(ctx, nil)
 	if err != nil {
@@ -233,6 +240,11 @@ func (s *Store) rollupDay(ctx context.Context, day Date) (summaries, carriers in
 	}
 	if carriers, err = queryRow[int](ctx, tx, rollupCarrierPerformance, args...); err != nil {
 		return 0, 0, classify(err)
+	}
+	if audit != nil {
+		if err = recordActivity(ctx, tx, *audit); err != nil {
+			return 0, 0, err
+		}
 	}
 	if err = tx.Commit(); err != nil {
 		return 0, 0, commitOutcome(err)

@@ -254,6 +254,9 @@ func (s *Store) CreateShipment(ctx context.Context, sh *Shipment) (Shipment, err
 		if err := insert(ctx, tx, &row, "shipment"); err != nil {
 			return err
 		}
+		if err := recordRow(ctx, tx.Statement.ConnPool, "shipment", "create", nil, row.ID, 201); err != nil {
+			return err
+		}
 		var err error
 		out, err = s.Shipment(withTx(ctx, tx), row.ID)
 		return err
@@ -326,7 +329,7 @@ func (s *Store) DeleteShipment(ctx context.Context, id uuid.UUID) error {
 				return classify(err)
 			}
 		}
-		return nil
+		return recordRow(ctx, tx.Statement.ConnPool, "shipment", "delete", nil, id, 204)
 	})
 }
 
@@ -408,6 +411,10 @@ func (s *Store) AddEvent(ctx context.Context, ev *ShipmentEvent) error {
 				return classify(err)
 			}
 		} else if err := insert(ctx, tx, ev, "event"); err != nil {
+			return err
+		}
+		if err := recordActivity(ctx, tx.Statement.ConnPool, AuditEvent{Action: "shipment_event.create", ResourceType: "shipment_event",
+			ResourceID: ev.ID.String(), Status: 201, Metadata: map[string]any{"shipment_id": ev.ShipmentID}}); err != nil {
 			return err
 		}
 		var later int64
@@ -507,7 +514,12 @@ func (s *Store) PutMetrics(ctx context.Context, m *ShipmentMetrics) (bool, error
 		if err != nil {
 			return fmt.Errorf("put metrics: %w", classify(err))
 		}
-		return nil
+		status := 200
+		if m.CreatedAt.Equal(m.UpdatedAt.Time) {
+			status = 201
+		}
+		return recordActivity(ctx, tx.Statement.ConnPool, AuditEvent{Action: "shipment_metrics.put", ResourceType: "shipment_metrics",
+			ResourceID: m.ID.String(), Status: status, Metadata: map[string]any{"shipment_id": m.ShipmentID}})
 	})
 	if err != nil {
 		return false, err
