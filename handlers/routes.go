@@ -121,6 +121,7 @@ func New(o Options) *echo.Echo {
 		idempotent(o.Store),
 	}}
 	store := o.Store
+	v1.GET("/me", me)
 	v1.POST("/shipments", createShipment(store))
 	v1.GET("/shipments", csvOr(exportShipments(store), listShipments(store)))
 	v1.GET("/shipments.csv", exportShipments(store))
