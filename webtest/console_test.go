@@ -166,9 +166,9 @@ func testDashboard(t *testing.T, s *site) {
 	// Hiding a group from the legend restacks the others, without an
 	// error (the harness fails on any), and showing it again restores it.
 	failed := `#per-day .u-legend .u-series:nth-child(3)`
-	tb.do(chromedp.Click(chromedp.CSS(failed+" .u-label")))
+	tb.do(chromedp.Click(chromedp.CSS(failed + " .u-label")))
 	tb.waitFor(`document.querySelector("` + failed + `").classList.contains("u-off")`)
-	tb.do(chromedp.Click(chromedp.CSS(failed+" .u-label")))
+	tb.do(chromedp.Click(chromedp.CSS(failed + " .u-label")))
 	tb.waitFor(`!document.querySelector("` + failed + `").classList.contains("u-off")`)
 
 	// Top routes.
@@ -309,16 +309,25 @@ func testStates(t *testing.T, s *site) {
 		t.Errorf("an unknown console page shows %q", h1)
 	}
 
-	// A read key can look but not edit; the page says why.
+	// A read key can look but is not offered the forms (GET /v1/me says
+	// its scope); each page says why.
 	_, _, list := s.api(t, "GET", "/v1/shipments?page_size=1", nil)
 	tb.do(chromedp.Click(chromedp.ID("forget")), chromedp.WaitVisible(chromedp.ID("api-key")),
 		chromedp.SendKeys(chromedp.ID("api-key"), s.readKey+"\n"))
 	tb.open("/console/shipments/" + ids(list)[0])
-	tb.expect(403, "/v1/shipments/")
-	tb.do(chromedp.WaitVisible(chromedp.ID("edit-shipment")),
-		chromedp.SetValue(chromedp.CSS(`#edit-shipment [name="reference"]`), "READ-ONLY"),
-		chromedp.Click(chromedp.CSS(`#edit-shipment button[type="submit"]`)))
-	if msg := tb.text(`#edit-result [role="alert"]`); !strings.Contains(msg, "write scope") {
-		t.Errorf("a read key's edit shows %q", msg)
+	for _, id := range []string{"read-only-events", "read-only-edit"} {
+		if msg := tb.text("#" + id); !strings.Contains(msg, "write scope") || !strings.Contains(msg, "browser-read") {
+			t.Errorf("a read key's shipment page says %q in #%s", msg, id)
+		}
+	}
+	if n := eval[int](tb, `document.querySelectorAll("#add-event, #edit-shipment").length`); n != 0 {
+		t.Errorf("a read key is offered %d shipment forms", n)
+	}
+	tb.open("/console/new")
+	if msg := tb.text("#read-only-create"); !strings.Contains(msg, "write scope") {
+		t.Errorf("a read key's create page says %q", msg)
+	}
+	if n := eval[int](tb, `document.querySelectorAll("#create-shipment").length`); n != 0 {
+		t.Error("a read key is offered the create form")
 	}
 }

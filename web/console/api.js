@@ -48,6 +48,27 @@ export async function call(method, path, opts = {}) {
   return { status: res.status, data, etag: res.headers.get("ETag") };
 }
 
+// keyInfo is GET /v1/me for the current key ({ id, name, scope }), asked
+// once per key; null when the server could not say, and the console then
+// offers every form and lets the API refuse. A 401 throws, as any call.
+let me = { key: null, answer: null };
+export function keyInfo() {
+  const key = apiKey();
+  if (me.key !== key || !me.answer) {
+    const answer = call("GET", "/v1/me").then((r) => r.data, (err) => {
+      if (me.answer === answer) me = { key: null, answer: null }; // ask again next time
+      if (err.status === 401) throw err;
+      return null;
+    });
+    me = { key, answer };
+  }
+  return me.answer;
+}
+
+// canWrite says whether a key may change data: a write or admin key, or
+// one whose scope is unknown (the API decides).
+export const canWrite = (info) => !info || info.scope !== "read";
+
 // query builds a query string from an object, leaving out empty values.
 export function query(params) {
   const q = new URLSearchParams();

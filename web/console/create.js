@@ -1,9 +1,9 @@
 // Create shipment: a form whose inputs are named by the API's JSON paths
 // (from_address.zip, parcel.weight), so a 422's errors[].field lands next
 // to the field it names.
-import { h, show, field, clearFieldErrors } from "./dom.js";
-import { call } from "./api.js";
-import { showErrors } from "./shipment.js";
+import { h, show, field, clearFieldErrors, loading, failure } from "./dom.js";
+import { call, keyInfo, canWrite } from "./api.js";
+import { showErrors, readOnly } from "./shipment.js";
 
 // NUMBERS are the inputs sent as JSON numbers.
 const NUMBERS = new Set(["parcel.weight", "parcel.length", "parcel.width", "parcel.height", "total_cost"]);
@@ -37,8 +37,22 @@ function body(form) {
   return out;
 }
 
-export function create(ctx) {
+export async function create(ctx) {
   document.title = "Create shipment · Waybill";
+  const title = h("h1", { id: "create-title" }, "Create shipment");
+  show(title, loading("the form"));
+  let info;
+  try {
+    info = await keyInfo();
+  } catch (err) {
+    if (ctx.alive()) show(title, failure(err));
+    return;
+  }
+  if (!ctx.alive()) return;
+  if (!canWrite(info)) {
+    show(title, readOnly(info, "read-only-create", "Creating a shipment"));
+    return;
+  }
   const result = h("div", { role: "status", class: "form-result", id: "create-result" });
   const submit = h("button", { type: "submit" }, "Create shipment");
   const form = h("form", { id: "create-shipment", novalidate: true, "aria-labelledby": "create-title",
@@ -75,5 +89,5 @@ export function create(ctx) {
       field("Width (in)", "parcel.width", { inputmode: "decimal" }),
       field("Height (in)", "parcel.height", { inputmode: "decimal" }))),
   h("div", { class: "actions" }, submit), result);
-  show(h("h1", { id: "create-title" }, "Create shipment"), form);
+  show(title, form);
 }

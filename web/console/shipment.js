@@ -1,9 +1,10 @@
 // Shipment: one shipment with its addresses, parcel, customs info and
 // tracking events; with a write key, add an event or edit its fields
-// (sent with If-Match, so a change made meanwhile is never overwritten).
+// (sent with If-Match, so a change made meanwhile is never overwritten). A
+// read key (GET /v1/me) is not offered the forms, but told why.
 import { h, show, loading, failure, empty, field, text, money, when, label, errorText,
   setFieldError, clearFieldErrors, STATUSES } from "./dom.js";
-import { call } from "./api.js";
+import { call, keyInfo, canWrite } from "./api.js";
 
 function dl(rows) {
   return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
@@ -20,6 +21,12 @@ function address(title, a) {
 // json renders an arbitrary JSON value as preformatted text.
 const json = (v) => (v === null || v === undefined ? "—" : h("pre", {}, JSON.stringify(v, null, 2)));
 
+// readOnly tells a read key's user why a form is not there.
+export function readOnly(info, id, what) {
+  return h("p", { class: "state read-only", id },
+    `This API key (${info.name}) can only read. ${what} needs a key with write scope.`);
+}
+
 // EDITABLE are the fields of the edit form.
 const EDITABLE = [["Reference", "reference"], ["Tracking code", "tracking_code"], ["Carrier", "carrier"],
   ["Service", "service"]];
@@ -27,12 +34,14 @@ const EDITABLE = [["Reference", "reference"], ["Tracking code", "tracking_code"]
 export async function shipment(ctx, params, id) {
   document.title = "Shipment · Waybill";
   show(h("p", {}, h("a", { href: "/console/shipments" }, "← Shipments")), loading("the shipment"));
-  let s, etag, events;
+  let s, etag, events, info;
   try {
-    const [r, ev] = await Promise.all([
+    const [r, ev, me] = await Promise.all([
       call("GET", `/v1/shipments/${id}`),
       call("GET", `/v1/shipments/${id}/events?page_size=100`),
+      keyInfo(),
     ]);
+    info = me;
     s = r.data;
     etag = r.etag;
     events = ev.data.events;
@@ -86,8 +95,10 @@ export async function shipment(ctx, params, id) {
         ["EEL / PFC", text(c.eel_pfc)],
         ["Items", json(c.customs_items)],
       ]) : empty("No customs information."))),
-    h("section", { class: "card" }, h("h2", {}, "Tracking"), timeline(events), addEventForm(id, reload)),
-    editForm(s, etag, reload),
+    h("section", { class: "card" }, h("h2", {}, "Tracking"), timeline(events),
+      canWrite(info) ? addEventForm(id, reload) : readOnly(info, "read-only-events", "Adding an event")),
+    canWrite(info) ? editForm(s, etag, reload)
+      : h("section", { class: "card" }, h("h2", {}, "Edit"), readOnly(info, "read-only-edit", "Editing")),
   );
 }
 
