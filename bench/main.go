@@ -19,7 +19,7 @@
 //
 // Usage:
 //
-//	go run ./bench [-duration 10s] [-warmup 3s] [-concurrency 16] [-scenarios get,list,create,dashboard,readyz]
+//	go run ./bench [-duration 10s] [-warmup 3s] [-concurrency 16] [-scenarios get,list,create,dashboard,readyz,bulk]
 //	               [-out docs/benchmarks.md] [-keep] [-clean] [-db URL] [-pprof DIR]
 package main
 
@@ -66,6 +66,7 @@ type options struct {
 	dashboardShipments int // for the dashboard
 	pgbench            string
 	pprofDir           string   // CPU profiles of the server, one per scenario
+	bulk               bool     // time a batch import and an export (bulk.go)
 	args               []string // as given, for the report
 }
 
@@ -80,7 +81,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario (and each pgbench run) is measured")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "how long each scenario (and each pgbench run) runs unmeasured first")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (HTTP workers, pgbench clients)")
-	names := fs.String("scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
+	names := fs.String("scenarios", strings.Join(append(scenarioNames(), "bulk"), ","), "comma-separated scenarios to run (bulk: the batch import and the CSV export)")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "write the results into this file (relative to the repository); empty: do not write")
 	fs.BoolVar(&o.clean, "clean", false, "drop every cached template and leftover database of the harness, then exit")
 	fs.StringVar(&o.pprofDir, "pprof", "", "save a CPU profile of the server for each scenario's measured window into this directory (go tool pprof DIR/get.pprof)")
@@ -114,8 +115,19 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	case o.shipments < 1 || o.dashboardShipments < 1:
 		return o, errors.New("-shipments and -dashboard-shipments must be positive")
 	}
+	var rest []string
+	for _, n := range strings.Split(*names, ",") {
+		if strings.TrimSpace(n) == "bulk" {
+			o.bulk = true
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	if o.bulk && strings.TrimSpace(strings.Join(rest, "")) == "" {
+		return o, nil
+	}
 	var err error
-	o.scenarios, err = pickScenarios(*names)
+	o.scenarios, err = pickScenarios(strings.Join(rest, ","))
 	return o, err
 }
 
@@ -183,6 +195,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.results = append(rep.results, res...)
 		rep.rss = append(rep.rss, rss...)
 		if err != nil {
+			return err
+		}
+	}
+	if opts.bulk {
+		if rep.bulk, err = h.bulk(ctx); err != nil {
 			return err
 		}
 	}

@@ -71,6 +71,7 @@ type report struct {
 	started time.Time
 	results []result
 	rss     []peak
+	bulk    *bulkResult // nil unless -scenarios has bulk
 }
 
 // rssTarget is the bound on the server's peak RSS (VmHWM): 64 MiB, the
@@ -91,6 +92,9 @@ func (r *report) failed() []string {
 		if res.failed() {
 			names = append(names, res.scenario.name)
 		}
+	}
+	if r.bulk != nil && r.bulk.failed() {
+		names = append(names, "bulk")
 	}
 	return names
 }
@@ -118,8 +122,10 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Each scenario: %d concurrent requests (HTTP workers; pgbench clients), %s of warm-up, then %s measured.\n\n",
 		r.opts.concurrency, r.opts.warmup, r.opts.duration)
 
-	b.WriteString("| scenario | req/s | p50 | p99 | errors | pgbench req/s | ratio | target |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
+	if len(r.results) > 0 {
+		b.WriteString("| scenario | req/s | p50 | p99 | errors | pgbench req/s | ratio | target |\n")
+		b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
+	}
 	for _, res := range r.results {
 		shown := res.shown()
 		errs := strconv.Itoa(res.errors())
@@ -189,6 +195,9 @@ func (r *report) markdown() string {
 		if res.pgbenchErr != "" {
 			fmt.Fprintf(&b, "%s: pgbench failed: `%s`\n\n", res.scenario.name, oneLine(res.pgbenchErr))
 		}
+	}
+	if r.bulk != nil {
+		b.WriteString(r.bulk.markdown())
 	}
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -378,8 +379,12 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// jsonFields maps a struct's JSON names to their fields' indexes.
+// jsonFields maps a struct's JSON names to their fields' indexes, read
+// once per type (the map is shared: callers must not change it).
 func jsonFields(t reflect.Type) map[string]int {
+	if f, ok := jsonFieldCache.Load(t); ok {
+		return f.(map[string]int)
+	}
 	fields := map[string]int{}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -392,8 +397,12 @@ func jsonFields(t reflect.Type) map[string]int {
 		}
 		fields[name] = i
 	}
+	jsonFieldCache.Store(t, fields)
 	return fields
 }
+
+// jsonFieldCache maps a struct type to its jsonFields.
+var jsonFieldCache sync.Map
 
 // jsonProblem says what is wrong with a body encoding/json refused, in
 // the API's words rather than the library's.

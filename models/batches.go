@@ -250,8 +250,8 @@ func (s *Store) ReleaseBatch(ctx context.Context, c *BatchClaim) error {
 	return classify(exec(ctx, s.pool, releaseBatchStatement, c.ID, c.Token))
 }
 
-// ShipmentDecoder turns a batch row's JSON body into a shipment to
-// create, or says what is wrong with it.
+// ShipmentDecoder turns a batch row's JSON body into a valid shipment to
+// create (Validate passed), or says what is wrong with it.
 type ShipmentDecoder func(body []byte) (*Shipment, error)
 
 // ImportBatchChunk imports up to size rows of the claimed batch in one
@@ -286,9 +286,6 @@ func (s *Store) ImportBatchChunk(ctx context.Context, c *BatchClaim, size int, d
 		var shs []*Shipment
 		for _, it := range items {
 			sh, err := decode(it.Shipment)
-			if err == nil {
-				err = sh.Validate()
-			}
 			if err != nil {
 				rowErrs = append(rowErrs, RowErrors(it.Row, err)...)
 				continue

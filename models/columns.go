@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -24,16 +25,9 @@ const maxMoney = Money(999_999_999_999)
 // never reaches the database only to fail there.
 func checkColumns(m any, path string, v *ValidationError) {
 	rv := reflect.ValueOf(m).Elem()
-	rt := rv.Type()
-	for i := range rt.NumField() {
-		f := rt.Field(i)
-		typ := gormType(f.Tag.Get("gorm"))
-		if typ == "" {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		field := join(path, name)
-		fv := rv.Field(i)
+	for _, c := range columnRules(rv.Type()) {
+		typ, field := c.typ, join(path, c.name)
+		fv := rv.Field(c.index)
 		if fv.Kind() == reflect.Pointer {
 			if fv.IsNil() {
 				continue
@@ -68,6 +62,34 @@ func checkColumns(m any, path string, v *ValidationError) {
 			}
 		}
 	}
+}
+
+// columnRule is a field of a model with a gorm type tag, as checkColumns
+// reads it.
+type columnRule struct {
+	index int
+	name  string // JSON
+	typ   string // gorm type:
+}
+
+// columnRuleCache maps a model's type to its columns, read once: parsing the
+// tags on every check was a quarter of a batch import's time.
+var columnRuleCache sync.Map // reflect.Type → []columnRule
+
+func columnRules(rt reflect.Type) []columnRule {
+	if cs, ok := columnRuleCache.Load(rt); ok {
+		return cs.([]columnRule)
+	}
+	var cs []columnRule
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		if typ := gormType(f.Tag.Get("gorm")); typ != "" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			cs = append(cs, columnRule{index: i, name: name, typ: typ})
+		}
+	}
+	columnRuleCache.Store(rt, cs)
+	return cs
 }
 
 // gormType returns the type: setting of a gorm struct tag.
