@@ -22,7 +22,8 @@ const (
 // every successful write; with no replica configured it does nothing. A
 // read that fails because its replica could not be reached is answered by
 // the primary (the replica is set aside until it is measured healthy
-// again), so a replica going down costs a retry, never a 5xx.
+// again), so a replica going down costs a retry, never a 5xx; so is one
+// the replica cancelled for a conflict with its replay.
 //
 // It must run outside idempotent: a write's response is held back until
 // its transaction commits, and HeaderLSN is read as the response leaves,
@@ -51,10 +52,15 @@ func replicaRouting(store *models.Store) echo.MiddlewareFunc {
 			c.SetRequest(req.WithContext(ctx))
 			err := next(c)
 			c.SetRequest(req)
-			if _, onReplica := route.Replica(); onReplica && err != nil && models.Unavailable(err) &&
-				!c.Response().Committed && req.Context().Err() == nil {
+			if _, onReplica := route.Replica(); !onReplica || err == nil || c.Response().Committed || req.Context().Err() != nil {
+				return err
+			}
+			switch {
+			case models.Unavailable(err):
 				store.ReplicaFailed(route)
 				return next(c) // on the primary
+			case models.RecoveryConflict(err):
+				return next(c) // on the primary; the replica stays in use
 			}
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -407,6 +408,16 @@ func (s *Store) ReplicaFailed(route *ReadRoute) {
 	if route != nil && route.target != nil {
 		s.replicaFailed(route.target)
 	}
+}
+
+// RecoveryConflict reports whether err is a standby's cancelling a read
+// that conflicted with the WAL it replays (a vacuumed row version the read
+// still needed, a lock, a dropped database): the replica is fine, the read
+// is worth running again on the primary.
+func RecoveryConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "57P04") &&
+		strings.Contains(pgErr.Message, "recovery")
 }
 
 // reader returns the replica ctx's reads go to, or nil for the primary.
