@@ -112,8 +112,29 @@ func (r *report) command() string {
 }
 
 // markdown returns the results: the run, the machine, the table and its
-// notes.
+// notes, then the bulk part's.
 func (r *report) markdown() string {
+	var out string
+	if len(r.results) > 0 {
+		out = r.scenariosMarkdown()
+	}
+	if r.bulk != nil {
+		out += r.bulkMarkdown()
+	}
+	return out
+}
+
+// bulkMarkdown is the bulk part with the run and the machine.
+func (r *report) bulkMarkdown() string {
+	m := r.machine
+	return fmt.Sprintf("Run on %s with:\n\n    %s\n\nMachine: %d CPUs (%s), %s of memory, load average %s at the start; %s; %s.\n\n",
+		r.started.Format("2006-01-02 15:04 MST"), r.command(), m.cpus, orUnknown(m.cpuModel), orUnknown(m.memory),
+		orUnknown(m.load), orUnknown(m.postgres), m.goVer) + r.bulk.markdown()
+}
+
+// scenariosMarkdown returns the scenarios' results: the run, the
+// machine, the table and its notes.
+func (r *report) scenariosMarkdown() string {
 	var b strings.Builder
 	m := r.machine
 	fmt.Fprintf(&b, "Run on %s with:\n\n    %s\n\n", r.started.Format("2006-01-02 15:04 MST"), r.command())
@@ -195,9 +216,6 @@ func (r *report) markdown() string {
 		if res.pgbenchErr != "" {
 			fmt.Fprintf(&b, "%s: pgbench failed: `%s`\n\n", res.scenario.name, oneLine(res.pgbenchErr))
 		}
-	}
-	if r.bulk != nil {
-		b.WriteString(r.bulk.markdown())
 	}
 	return b.String()
 }
@@ -291,11 +309,14 @@ func oneLine(s string) string {
 	return strings.ReplaceAll(s, "`", "'")
 }
 
-// The results in docs/benchmarks.md sit between these markers; the rest
+// The results in docs/benchmarks.md sit between these markers, the bulk
+// part's between its own (a run writes only what it measured); the rest
 // of the file is prose for people to edit.
 const (
-	beginMarker = "<!-- bench:results:begin — written by `task bench`; edit outside these markers -->"
-	endMarker   = "<!-- bench:results:end -->"
+	beginMarker     = "<!-- bench:results:begin — written by `task bench`; edit outside these markers -->"
+	endMarker       = "<!-- bench:results:end -->"
+	bulkBeginMarker = "<!-- bench:bulk:begin — written by `task bench` (-scenarios bulk); edit outside these markers -->"
+	bulkEndMarker   = "<!-- bench:bulk:end -->"
 )
 
 // write puts the results into the file at path between the markers,
@@ -308,11 +329,29 @@ func (r *report) write(path string) error {
 	if err != nil {
 		return err
 	}
-	before, rest, ok1 := strings.Cut(string(doc), beginMarker)
-	_, after, ok2 := strings.Cut(rest, endMarker)
-	if !ok1 || !ok2 {
-		return fmt.Errorf("%s has no results markers (%s … %s): add them where the results go", path, beginMarker, endMarker)
+	out := string(doc)
+	if len(r.results) > 0 {
+		if out, err = replaceBetween(out, beginMarker, endMarker, r.scenariosMarkdown()); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
 	}
-	out := before + beginMarker + "\n\n" + r.markdown() + endMarker + after
+	if r.bulk != nil {
+		if !strings.Contains(out, bulkBeginMarker) {
+			out = strings.TrimRight(out, "\n") + "\n\n" + bulkBeginMarker + "\n" + bulkEndMarker + "\n"
+		}
+		if out, err = replaceBetween(out, bulkBeginMarker, bulkEndMarker, r.bulkMarkdown()); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// replaceBetween puts text between the markers begin and end of doc.
+func replaceBetween(doc, begin, end, text string) (string, error) {
+	before, rest, ok1 := strings.Cut(doc, begin)
+	_, after, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		return "", fmt.Errorf("no results markers (%s … %s): add them where the results go", begin, end)
+	}
+	return before + begin + "\n\n" + text + end + after, nil
 }
