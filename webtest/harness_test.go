@@ -44,6 +44,9 @@ type site struct {
 	readKey string
 	browser context.Context
 	shots   string
+	// elsewhere is another origin, with an empty page, that CORS_ORIGINS
+	// lets call the API.
+	elsewhere string
 }
 
 // newSite starts the server on a loopback port, with the demo data set
@@ -70,11 +73,17 @@ func newSite(t *testing.T) *site {
 	if _, s.readKey, err = store.CreateAPIKey(ctx, "browser-read", models.ScopeRead); err != nil {
 		t.Fatal(err)
 	}
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!doctype html><title>Another site</title>")
+	}))
+	t.Cleanup(elsewhere.Close)
+	s.elsewhere = elsewhere.URL
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
 	srv := httptest.NewServer(handlers.New(handlers.Options{
 		Store: store, Log: quiet, RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20,
-		Draining: func() bool { return false },
+		Draining: func() bool { return false }, CORSOrigins: []string{elsewhere.URL},
 	}))
 	t.Cleanup(srv.Close)
 	s.url = srv.URL

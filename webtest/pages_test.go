@@ -26,6 +26,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("XSS", func(t *testing.T) { testXSS(t, s) })
 	t.Run("Health", func(t *testing.T) { testHealth(t, s) })
 	t.Run("Docs", func(t *testing.T) { testDocs(t, s) })
+	t.Run("CORS", func(t *testing.T) { testCORS(t, s) })
 	t.Logf("browser suite: %v", time.Since(start).Round(time.Millisecond))
 }
 
