@@ -57,6 +57,9 @@ type Check struct {
 	// Replicas are the read replicas' last measurements (the store's, made
 	// every second); empty without replicas.
 	Replicas []models.ReplicaStatus
+	// ReplicaCapacity is each replica's capacity plan: the instances'
+	// replica pools against its own server; nil where it could not be read.
+	ReplicaCapacity []*capacity.Plan
 }
 
 // Up reports whether the database answered the check's ping.
@@ -124,11 +127,16 @@ func replicaGauges(rs []models.ReplicaStatus) []metrics.Replica {
 	return out
 }
 
-// Degraded reports whether a read replica is down or lagging: its reads go
-// to the primary.
+// Degraded reports whether a read replica is down or lagging (its reads
+// go to the primary), or its capacity plan is warning or critical.
 func (c Check) Degraded() bool {
 	for _, r := range c.Replicas {
 		if r.Status == models.ReplicaDown || r.Status == models.ReplicaLagging {
+			return true
+		}
+	}
+	for _, p := range c.ReplicaCapacity {
+		if p != nil && (p.Status == capacity.Warning || p.Status == capacity.Critical) {
 			return true
 		}
 	}
@@ -231,6 +239,16 @@ func (m *Monitor) newCheck() (any, error) {
 		var server models.ServerConnections
 		if server, planErr = m.store.ServerConnections(ctx); planErr == nil {
 			c.Capacity = capacity.NewPlan(server, m.o.Instances, m.store.Stats().MaxOpenConnections)
+			// Each replica's server carries every instance's pool for it
+			// (as large as the primary's) and its health connection.
+			for _, rs := range m.store.ReplicaServerConnections(ctx) {
+				var plan *capacity.Plan
+				if rs != nil {
+					p := capacity.NewPlan(*rs, m.o.Instances, m.store.Stats().MaxOpenConnections)
+					plan = &p
+				}
+				c.ReplicaCapacity = append(c.ReplicaCapacity, plan)
+			}
 			if m.o.BouncerAdminURL != "" {
 				b, err := models.ReadBouncer(ctx, m.o.BouncerAdminURL)
 				m.noteBouncer(err)

@@ -70,21 +70,29 @@ type databaseReport struct {
 	PingMs       *float64 `json:"ping_ms"`
 	ORMAvailable bool     `json:"orm_available"`
 	// From sql.DB.Stats() of the live application pool.
-	PoolSize               int                    `json:"pool_size"` // open connections
-	PoolFree               int                    `json:"pool_free"` // idle
-	PoolUsed               int                    `json:"pool_used"` // in use
-	PoolMax                int                    `json:"pool_max"`  // the configured maximum
-	PoolUtilizationPercent float64                `json:"pool_utilization_percent"`
-	WaitCount              int64                  `json:"wait_count"`
-	WaitDurationMs         float64                `json:"wait_duration_ms"`
-	MaxIdleClosed          int64                  `json:"max_idle_closed"`
-	MaxIdleTimeClosed      int64                  `json:"max_idle_time_closed"`
-	MaxLifetimeClosed      int64                  `json:"max_lifetime_closed"`
-	Capacity               *capacity.Plan         `json:"capacity"`
-	Replicas               []models.ReplicaStatus `json:"replicas"`
+	PoolSize               int             `json:"pool_size"` // open connections
+	PoolFree               int             `json:"pool_free"` // idle
+	PoolUsed               int             `json:"pool_used"` // in use
+	PoolMax                int             `json:"pool_max"`  // the configured maximum
+	PoolUtilizationPercent float64         `json:"pool_utilization_percent"`
+	WaitCount              int64           `json:"wait_count"`
+	WaitDurationMs         float64         `json:"wait_duration_ms"`
+	MaxIdleClosed          int64           `json:"max_idle_closed"`
+	MaxIdleTimeClosed      int64           `json:"max_idle_time_closed"`
+	MaxLifetimeClosed      int64           `json:"max_lifetime_closed"`
+	Capacity               *capacity.Plan  `json:"capacity"`
+	Replicas               []replicaReport `json:"replicas"`
 	// PgBouncer is what its admin console reported at the last check,
 	// when PGBOUNCER_ADMIN_URL is set and it answered.
 	PgBouncer *models.Bouncer `json:"pgbouncer,omitempty"`
+}
+
+// replicaReport is a read replica's line of /health: its last
+// measurement and the capacity plan of its server (nil when it could not
+// be read).
+type replicaReport struct {
+	models.ReplicaStatus
+	Capacity *capacity.Plan `json:"capacity"`
 }
 
 // healthReporter serves /health from the monitor's shared check (at most
@@ -162,7 +170,7 @@ func (h *healthReporter) report() healthReport {
 		Version:       h.version,
 		UptimeSeconds: math.Round(now.Sub(h.started).Seconds()*10) / 10,
 		Timestamp:     models.Time{Time: now.UTC().Truncate(time.Microsecond)},
-		Database:      databaseReport{Replicas: []models.ReplicaStatus{}},
+		Database:      databaseReport{Replicas: []replicaReport{}},
 	}
 	db := &r.Database
 	if h.store == nil {
@@ -177,8 +185,12 @@ func (h *healthReporter) report() healthReport {
 	db.Capacity = &plan
 	db.PgBouncer = check.Bouncer
 	db.PingMs = check.PingMs
-	if check.Replicas != nil {
-		db.Replicas = check.Replicas
+	for i, rs := range check.Replicas {
+		rr := replicaReport{ReplicaStatus: rs}
+		if i < len(check.ReplicaCapacity) {
+			rr.Capacity = check.ReplicaCapacity[i]
+		}
+		db.Replicas = append(db.Replicas, rr)
 	}
 	switch {
 	case !check.Up():

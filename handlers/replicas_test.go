@@ -323,6 +323,10 @@ func (r *replicated) checkHealth(t *testing.T, want, replica string) {
 		code, body = r.health(t, r.key)
 		reps := asList(database(body)["replicas"])
 		if code == 200 && body["status"] == want && len(reps) == 1 && reps[0].(map[string]any)["status"] == replica {
+			if plan, _ := reps[0].(map[string]any)["capacity"].(map[string]any); replica != models.ReplicaDown &&
+				(plan["server_max_connections"] != 100.0 || plan["planned_app_connections"] != 12.0) {
+				t.Errorf("the replica's capacity plan %v: want its server's 100 connections, 12 planned (10 + 2)", plan)
+			}
 			return
 		}
 	}

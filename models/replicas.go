@@ -187,6 +187,26 @@ func (s *Store) Replicas() []ReplicaStatus {
 	return out
 }
 
+// ReplicaServerConnections reads each replica's connection settings and
+// current client connections on its health connection, at the same time;
+// an entry is nil where the replica did not answer.
+func (s *Store) ReplicaServerConnections(ctx context.Context) []*ServerConnections {
+	if !s.HasReplicas() {
+		return nil
+	}
+	out := make([]*ServerConnections, len(s.replicas.list))
+	var wg sync.WaitGroup
+	for i, r := range s.replicas.list {
+		wg.Go(func() {
+			if sc, err := ReadServerConnections(ctx, r.health); err == nil {
+				out[i] = &sc
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // closeReplicas closes the replicas' pools.
 func (s *Store) closeReplicas() error {
 	if s.replicas == nil {
