@@ -255,6 +255,10 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	m.ObserveRequest(http.MethodGet, "/v1/shipments/:id", http.StatusOK, time.Millisecond)
 	m.SetCapacity(metrics.Capacity{Status: "ok"})
 	m.SetReady(true)
+	lag := 0.0
+	m.WatchReplicas(func() []metrics.Replica {
+		return []metrics.Replica{{Addr: "127.0.0.1:5433", Healthy: true, LagBytes: &lag, LagSeconds: &lag}}
+	})
 
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
