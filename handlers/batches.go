@@ -121,38 +121,43 @@ func jsonBatch(body []byte, limit int) ([]models.BatchItem, int, error) {
 	if !utf8.Valid(body) {
 		return nil, 0, newError("bad_request", "the body is not valid UTF-8")
 	}
+	// One pass, so that a large batch is held in memory once more, not
+	// twice: each item's text is copied out of the body as it is read.
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var doc map[string]json.RawMessage
+	dec.DisallowUnknownFields()
+	var doc struct {
+		Shipments *[]json.RawMessage `json:"shipments"`
+	}
 	if err := dec.Decode(&doc); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field == "shipments":
+			return nil, 0, newError("bad_request", "shipments: must be an array")
+		case errors.As(err, &typeErr):
+			return nil, 0, newError("bad_request", "the body must be a JSON object")
+		}
+		if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			var v models.ValidationError
+			v.Add(strings.Trim(key, `"`), "is not a known field")
+			return nil, 0, &v
+		}
 		return nil, 0, newError("bad_request", "malformed JSON: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, 0, newError("bad_request", "unexpected data after the JSON value")
 	}
 	var v models.ValidationError
-	for key := range doc {
-		if key != "shipments" {
-			v.Add(key, "is not a known field")
-		}
-	}
-	raw, ok := doc["shipments"]
-	if !ok {
+	switch {
+	case doc.Shipments == nil:
 		v.Add("shipments", "is required")
-	}
-	if err := v.Err(); err != nil {
-		return nil, 0, err
-	}
-	var rows []json.RawMessage
-	if err := json.Unmarshal(raw, &rows); err != nil || rows == nil {
-		return nil, 0, newError("bad_request", "shipments: must be an array")
-	}
-	if len(rows) == 0 {
+		return nil, 0, &v
+	case len(*doc.Shipments) == 0:
 		v.Add("shipments", "must hold at least one shipment")
 		return nil, 0, &v
-	}
-	if len(rows) > limit {
+	case len(*doc.Shipments) > limit:
 		return nil, 0, errTooManyRows(limit)
 	}
+	rows := *doc.Shipments
 	items := make([]models.BatchItem, len(rows))
 	for i, r := range rows {
 		items[i] = models.BatchItem{Row: i + 1, Shipment: models.JSON(r)}

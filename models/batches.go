@@ -190,9 +190,9 @@ func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, lease time.Duratio
 			return nil
 		}
 		rows := make([]int32, len(nb.Items))
-		bodies := make([]string, len(nb.Items))
+		bodies := make([][]byte, len(nb.Items))
 		for i, it := range nb.Items {
-			rows[i], bodies[i] = int32(it.Row), string(it.Shipment)
+			rows[i], bodies[i] = int32(it.Row), it.Shipment
 		}
 		if err := exec(ctx, q, insertBatchItemsStatement, id, rows, bodies); err != nil {
 			return fmt.Errorf("create batch items: %w", classify(err))
