@@ -184,7 +184,8 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		background.Go(func() { purgeIdempotencyKeys(watchCtx, store, log) })
 		background.Go(func() { batches.Run(watchCtx) })
 		background.Go(func() {
-			store.RunActivityRetention(watchCtx, cfg.ActivityRetention, activityRetentionInterval, activityRetentionBatch, logActivityRetention(log))
+			store.RunActivityRetention(watchCtx, cfg.ActivityRetention, activityRetentionDelay, activityRetentionInterval,
+				activityRetentionBatch, logActivityRetention(log))
 		})
 	}
 
@@ -226,10 +227,12 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	return nil
 }
 
-// The audit trail's retention runs at start and then every
-// activityRetentionInterval, deleting activityRetentionBatch rows per
-// statement so that no transaction holds many row locks.
+// The audit trail's retention runs activityRetentionDelay after start
+// (not at once: a starting server's pool is left to its requests) and
+// then every activityRetentionInterval, deleting activityRetentionBatch
+// rows per statement so that no transaction holds many row locks.
 const (
+	activityRetentionDelay    = time.Minute
 	activityRetentionInterval = 10 * time.Minute
 	activityRetentionBatch    = 1000
 )

@@ -205,12 +205,17 @@ func (s *Store) PruneActivities(ctx context.Context, retention time.Duration, ba
 }
 
 // RunActivityRetention deletes the audit trail's rows older than
-// retention every interval, in batches of batch rows, until ctx ends;
-// report (nil: none) hears each round's count and error. A retention of 0
-// keeps every row: it returns at once.
-func (s *Store) RunActivityRetention(ctx context.Context, retention, interval time.Duration, batch int, report func(deleted int64, err error)) {
+// retention after delay and then every interval, in batches of batch
+// rows, until ctx ends; report (nil: none) hears each round's count and
+// error. A retention of 0 keeps every row: it returns at once.
+func (s *Store) RunActivityRetention(ctx context.Context, retention, delay, interval time.Duration, batch int, report func(deleted int64, err error)) {
 	if retention <= 0 {
 		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(delay):
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

@@ -115,7 +115,8 @@ func TestActivityOfRevocation(t *testing.T) {
 }
 
 // TestPruneActivities: rows older than the retention go, oldest first and
-// a batch at a time; newer ones stay; the background loop prunes at start.
+// a batch at a time; newer ones stay; the background loop prunes after its
+// delay.
 func TestPruneActivities(t *testing.T) {
 	s := newStore(t)
 	ctx := WithActor(context.Background(), Actor{Method: "POST", Endpoint: "/v1/addresses"})
@@ -159,7 +160,7 @@ func TestPruneActivities(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.RunActivityRetention(loopCtx, retention, time.Hour, 2, func(n int64, err error) {
+		s.RunActivityRetention(loopCtx, retention, 0, time.Hour, 2, func(n int64, err error) {
 			if err != nil {
 				t.Errorf("retention round: %v", err)
 			}
@@ -183,5 +184,5 @@ func TestPruneActivities(t *testing.T) {
 		t.Errorf("%d rows left after the loop, want 0", n)
 	}
 	// A retention of 0 keeps everything and returns at once.
-	s.RunActivityRetention(context.Background(), 0, time.Hour, 2, nil)
+	s.RunActivityRetention(context.Background(), 0, 0, time.Hour, 2, nil)
 }
