@@ -1,7 +1,7 @@
 // Package app wires Waybill together and implements its subcommands:
-// serve, migrate, apikey, seed, dev, monitor and rollup. Run is the whole program; main only
-// supplies the process's arguments, environment and streams, so tests run
-// the real thing.
+// serve, migrate, apikey, seed, dev, monitor, rollup and webhooks. Run is
+// the whole program; main only supplies the process's arguments,
+// environment and streams, so tests run the real thing.
 package app
 
 import (
@@ -42,6 +42,7 @@ func commands() []command {
 		{"dev", "zero-config local run: find or start a PostgreSQL, migrate, seed, serve", runDev},
 		{"monitor", "the database monitoring report (exit 0 ok, 1 warning, 2 critical, 3 cannot connect)", runMonitor},
 		{"rollup", "recompute analytics rollups: --from DATE --to DATE", runRollup},
+		{"webhooks", "carrier webhook deliveries: list [--outcome O], replay ID", runWebhooks},
 	}
 }
 

@@ -136,6 +136,7 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 		KeyEvents:      keyEvents,
 		AuthFailureRPS: cfg.AuthFailureRPS,
 		CORSOrigins:    cfg.CORSOrigins,
+		WebhookSecrets: cfg.WebhookSecrets,
 		Health:         health,
 		Version:        version(),
 	})

@@ -57,9 +57,12 @@ type Config struct {
 	// may call /v1 from a browser; none: CORS stays closed.
 	CORSOrigins []string
 
-	LogLevel      string
-	LogFormat     string
-	WebhookSecret string
+	LogLevel  string
+	LogFormat string
+	// WebhookSecrets are the secrets a carrier webhook may be signed with
+	// (WEBHOOK_SECRET, comma-separated: several while one is rotated);
+	// none turns webhooks off.
+	WebhookSecrets []string
 
 	// ActivityRetention is how long the audit trail keeps a row; 0 keeps
 	// every row.
@@ -105,7 +108,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CORSOrigins:         p.origins("CORS_ORIGINS"),
 		LogLevel:            p.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "warning", "error"),
 		LogFormat:           p.oneOf("LOG_FORMAT", "json", "json", "text"),
-		WebhookSecret:       getenv("WEBHOOK_SECRET"),
+		WebhookSecrets:      p.secrets("WEBHOOK_SECRET"),
 		ActivityRetention:   p.days("ACTIVITY_RETENTION", 90*24*time.Hour),
 	}
 	// The idle pool defaults to the open maximum: Go's default of 2 idle
@@ -317,6 +320,23 @@ func (p *parser) databaseURLs(name string) []string {
 		urls = append(urls, u)
 	}
 	return urls
+}
+
+// secrets reads a comma-separated list of secrets, each trimmed, empty
+// ones dropped. Any length is accepted: the carrier's dashboard, not
+// Waybill, chooses them.
+func (p *parser) secrets(name string) []string {
+	v, ok := p.lookup(name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // CheckDatabaseURL reports whether s is a connection string PostgreSQL's

@@ -116,8 +116,9 @@ var resourceContracts = []resourceContract{
 
 // notExposed are the models the API does not serve.
 var notExposed = map[string]string{
-	"APIKey":         "managed by `waybill apikey`, never served",
-	"IdempotencyKey": "the idempotency middleware's own records",
+	"APIKey":          "managed by `waybill apikey`, never served",
+	"IdempotencyKey":  "the idempotency middleware's own records",
+	"WebhookDelivery": "listed and replayed by `waybill webhooks`; the webhook answers a WebhookReceipt",
 }
 
 // moneySchemas are the document's money schemas: an amount of

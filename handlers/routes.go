@@ -56,6 +56,9 @@ type Options struct {
 	// AppInstances is how many Waybill processes share the database, for
 	// the capacity plan of the monitor New makes when Health is nil.
 	AppInstances int
+	// WebhookSecrets are the secrets carrier webhooks may be signed with
+	// (several while one is rotated); none refuses every webhook.
+	WebhookSecrets []string
 	// Version is reported by /health.
 	Version string
 	// Metrics is the Prometheus registry served at /metrics; nil means a
@@ -138,6 +141,12 @@ func New(o Options) *echo.Echo {
 	}
 	v1.POST("/batches", createBatch(store, o.Batches))
 	v1.GET("/batches/:id", getBatch(store))
+
+	v1.GET("/trackers/:tracking_code", getTracker(store))
+	// Carrier webhooks carry no API key: the body's signature
+	// authenticates them, and bad signatures spend the budget of bad keys.
+	e.POST("/v1/webhooks/easypost", receiveWebhook(store, o.WebhookSecrets, auth.limit, o.Log),
+		requireDatabase(store), addressRateLimit(o.RateLimitRPS), recordActor)
 
 	v1.POST("/addresses", createAddress(store))
 	v1.GET("/addresses", listAddresses(store))

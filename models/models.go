@@ -290,5 +290,6 @@ func All() []any {
 		&Address{}, &Parcel{}, &CustomsInfo{}, &Shipment{}, &ShipmentEvent{}, &ShipmentMetrics{},
 		&AnalyticsSummary{}, &CarrierPerformance{}, &SystemMetric{}, &APIKey{}, &IdempotencyKey{},
 		&UserActivity{},
+		&WebhookDelivery{},
 	}
 }

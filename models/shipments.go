@@ -417,21 +417,29 @@ func (s *Store) AddEvent(ctx context.Context, ev *ShipmentEvent) error {
 			ResourceID: ev.ID.String(), Status: 201, Metadata: map[string]any{"shipment_id": ev.ShipmentID}}); err != nil {
 			return err
 		}
-		var later int64
-		if err := tx.Model(&ShipmentEvent{}).
-			Where("shipment_id = ? AND id <> ? AND event_datetime > ?", ev.ShipmentID, ev.ID, ev.EventDatetime).
-			Count(&later).Error; err != nil {
-			return classify(err)
-		}
-		if later > 0 {
-			return nil
-		}
-		changes := map[string]any{"status": ev.Status}
-		if ev.Status == StatusDelivered {
-			changes["delivery_date"] = ev.EventDatetime
-		}
-		return classify(tx.Model(&Shipment{}).Where("id = ?", ev.ShipmentID).Updates(changes).Error)
+		return moveStatus(tx, ev)
 	})
+}
+
+// moveStatus applies the newest-event rule to ev, just inserted in tx with
+// its shipment locked: if no other event of the shipment has a later
+// event_datetime, the shipment's status becomes ev's, and a delivered
+// event sets its delivery_date. Carrier webhooks follow the same rule.
+func moveStatus(tx *gorm.DB, ev *ShipmentEvent) error {
+	var later int64
+	if err := tx.Model(&ShipmentEvent{}).
+		Where("shipment_id = ? AND id <> ? AND event_datetime > ?", ev.ShipmentID, ev.ID, ev.EventDatetime).
+		Count(&later).Error; err != nil {
+		return classify(err)
+	}
+	if later > 0 {
+		return nil
+	}
+	changes := map[string]any{"status": ev.Status}
+	if ev.Status == StatusDelivered {
+		changes["delivery_date"] = ev.EventDatetime
+	}
+	return classify(tx.Model(&Shipment{}).Where("id = ?", ev.ShipmentID).Updates(changes).Error)
 }
 
 // Metrics returns a shipment's metrics row, or ErrNotFound.
