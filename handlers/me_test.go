@@ -10,7 +10,7 @@ import (
 
 func TestMe(t *testing.T) {
 	f := newFixture(t, true)
-	for _, scope := range []string{models.ScopeRead, models.ScopeWrite} {
+	for _, scope := range []string{models.ScopeRead, models.ScopeWrite, models.ScopeAdmin} {
 		k, key := f.key(t, scope)
 		rec, body := f.send(t, http.MethodGet, "/v1/me", key, "")
 		want := map[string]any{"id": k.ID.String(), "name": "test", "scope": scope}
