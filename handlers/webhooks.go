@@ -98,7 +98,7 @@ func receiveWebhook(store *models.Store, secrets []string, limit *failureLimiter
 		}
 		d, err := store.ReceiveWebhook(req.Context(), body)
 		if errors.Is(err, models.ErrInvalidJSON) {
-			return newError("bad_request", "the body is not a JSON object")
+			return newError("bad_request", "the body is not a JSON object in UTF-8")
 		}
 		if err != nil {
 			return err

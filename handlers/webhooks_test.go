@@ -261,6 +261,8 @@ func TestWebhookBadInput(t *testing.T) {
 		{"a datetime that is not one", badTime, "sign", "", 422, "validation_failed"},
 		{"an unknown status", badStatus, "sign", "", 422, "validation_failed"},
 		{"a NUL in a message", strings.Replace(next, "Delivered, In/At Mailbox", `Deliv\u0000ered`, 1), "sign", "", 422, "validation_failed"},
+		{"not UTF-8", strings.Replace(next, "In/At Mailbox", "In/At \xff\xfe Mailbox", 1), "sign", "", 400, "bad_request"},
+		{"not UTF-8 in a field not read", strings.Replace(next, `"mode":"test"`, `"mode":"t\xffst"`, 1), "sign", "", 400, "bad_request"},
 		{"not JSON", next, "sign", "text/plain", 415, "unsupported_media"},
 		{"huge", huge, "sign", "", 413, "payload_too_large"},
 	} {
@@ -418,4 +420,44 @@ func TestTrackerLookup(t *testing.T) {
 	checkProblem(t, status, h, body, 400, "bad_request")
 	status, h, body = f.do(t, http.MethodGet, "/v1/trackers/EZ1", "")
 	checkProblem(t, status, h, body, 401, "unauthorized")
+}
+
+// BenchmarkWebhookTrackerUpdated sends signed tracker.updated deliveries
+// of five new tracking details each, to one shipment, through the router:
+// go test ./handlers -run '^$' -bench BenchmarkWebhookTrackerUpdated
+func BenchmarkWebhookTrackerUpdated(b *testing.B) {
+	store, err := models.Open(testdb.New(b), models.PoolOptions{MaxOpenConns: 4, MaxIdleConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	f := fixtureOf(store, func(o *handlers.Options) { o.WebhookSecrets = []string{webhookSecret} })
+	const code = "EZBENCH0001"
+	tc := code
+	if _, err := store.CreateShipment(context.Background(), &models.Shipment{TrackingCode: &tc, Status: "unknown", Mode: "test", Currency: "USD",
+		FromAddress: &models.Address{Street1: "1 Main St", City: "Springfield", Zip: "62701", Country: "US"},
+		ToAddress:   &models.Address{Street1: "2 Side St", City: "Portland", Zip: "97201", Country: "US"}}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	payloads := make([]string, b.N)
+	for i := range payloads {
+		var ds []detail
+		for j := range 5 {
+			at := start.Add(time.Duration(i*5+j) * time.Second).Format(time.RFC3339)
+			ds = append(ds, detail{at, "in_transit", fmt.Sprintf("Scan %d", i*5+j)})
+		}
+		payloads[i] = trackerUpdated(fmt.Sprintf("evt_bench_%d", i), code, "USPS", "", ds...)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		req := httptest.NewRequest(http.MethodPost, "/v1/webhooks/easypost", strings.NewReader(payloads[i]))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(handlers.SignatureHeader, handlers.Sign(webhookSecret, []byte(payloads[i])))
+		rec := httptest.NewRecorder()
+		f.e.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
 }

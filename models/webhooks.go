@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -94,7 +95,7 @@ const EventTrackerUpdated = "tracker.updated"
 func ParseEasyPostEvent(payload []byte) (EasyPostEvent, error) {
 	var ev EasyPostEvent
 	trimmed := bytes.TrimSpace(payload)
-	if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+	if len(trimmed) == 0 || trimmed[0] != '{' || !utf8.Valid(trimmed) || !json.Valid(trimmed) {
 		return ev, ErrInvalidJSON
 	}
 	var v ValidationError
@@ -122,8 +123,8 @@ func ParseEasyPostEvent(payload []byte) (EasyPostEvent, error) {
 	return ev, v.Err()
 }
 
-// ErrInvalidJSON is a webhook body that is not a JSON object.
-var ErrInvalidJSON = errors.New("the body is not a JSON object")
+// ErrInvalidJSON is a webhook body that is not a JSON object in UTF-8.
+var ErrInvalidJSON = errors.New("the body is not a JSON object in UTF-8")
 
 // jsonTypeProblem says which field of a payload had the wrong JSON type,
 // without echoing the payload.
