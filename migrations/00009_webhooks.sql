@@ -19,7 +19,7 @@ CREATE TABLE webhook_deliveries (
     event_id     varchar(100) NOT NULL,
     description  varchar(100) NOT NULL,
     outcome      varchar(30)  NOT NULL DEFAULT 'received' CHECK (outcome IN ('received', 'applied', 'no_change',
-        'unknown_event', 'unknown_tracker', 'ambiguous_tracker', 'invalid')),
+        'unknown_event', 'unknown_tracker', 'ambiguous_tracker')),
     detail       text         NOT NULL DEFAULT '',
     events_added integer      NOT NULL DEFAULT 0 CHECK (events_added >= 0),
     payload      jsonb        NOT NULL,
