@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -210,7 +211,7 @@ func TestReadYourWrites(t *testing.T) {
 	}
 }
 
-// TestReplicaFailover: a replica that stops, or falls behind by more than
+// TestReplicaFailover: a replica that is killed, or falls behind by more than
 // the maximum lag, no longer serves reads; the primary does, with no 5xx,
 // and /health says degraded; once it is back, or caught up, it serves
 // reads again.
@@ -222,7 +223,7 @@ func TestReplicaFailover(t *testing.T) {
 	r.waitVisible(t, path, "city", "v0")
 	r.checkHealth(t, "healthy", models.ReplicaHealthy)
 
-	// Reads keep coming while the replica stops and starts again.
+	// Reads keep coming while the replica is killed and started again.
 	stopReads := make(chan struct{})
 	var readers sync.WaitGroup
 	var mu sync.Mutex
@@ -247,24 +248,45 @@ func TestReplicaFailover(t *testing.T) {
 		})
 	}
 	time.Sleep(300 * time.Millisecond)
-	if err := r.replica.Stop(); err != nil {
+	// Killed, not shut down: its sessions end mid-conversation, without a
+	// goodbye.
+	pid, err := r.replica.PID()
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := r.replica.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); !pgcluster.ProcessEnded(pid); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the killed replica's postmaster still runs 30 s later")
+		}
+	}
 	r.waitStatus(t, models.ReplicaDown)
+	time.Sleep(500 * time.Millisecond) // the readers keep reading
 	r.checkHealth(t, "degraded", models.ReplicaDown)
 	if code, got := r.get(t, path, "city"); code != 200 || got != "v0" {
 		t.Errorf("GET with the replica down = %d %v, want 200 from the primary", code, got)
 	}
-	if err := r.replica.Start(r.rport); err != nil {
-		t.Fatal(err)
+	// Its backends notice the postmaster's death and exit; until they have,
+	// a new postmaster refuses their shared memory.
+	for start := time.Now(); ; time.Sleep(200 * time.Millisecond) {
+		err := r.replica.Start(r.rport)
+		if err == nil {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("restart the killed replica: %v", err)
+		}
 	}
 	r.waitStatus(t, models.ReplicaHealthy)
 	time.Sleep(300 * time.Millisecond)
 	close(stopReads)
 	readers.Wait()
+	t.Logf("answers to the reads while the replica was killed and restarted: %v", codes)
 	for code, n := range codes {
 		if code != 200 {
-			t.Errorf("%d reads answered %d while the replica stopped and started, want every one 200 (%v)", n, code, codes)
+			t.Errorf("%d reads answered %d while the replica was killed and restarted, want every one 200 (%v)", n, code, codes)
 		}
 	}
 	before := r.status().Reads
