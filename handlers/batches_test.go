@@ -442,3 +442,49 @@ func sortedLines(t *testing.T, s string) [][]string {
 	slices.SortFunc(recs[1:], func(a, b []string) int { return slices.Compare(a, b) })
 	return recs
 }
+
+// TestBatchBackgroundConflict: in the background, a chunk whose COPY the
+// database refuses (an easypost_id taken) is imported again row by row,
+// and only that row fails.
+func TestBatchBackgroundConflict(t *testing.T) {
+	store := openStore(t, testdb.New(t), models.PoolOptions{MaxOpenConns: 4, MaxIdleConns: 4})
+	w := handlers.NewBatchWorker(store, nil)
+	f := fixtureOf(store, func(o *handlers.Options) { o.Batches = w })
+	runWorker(t, w)
+	_, key := f.key(t, models.ScopeWrite)
+	rows := make([]string, 150)
+	for i := range rows {
+		rows[i] = strings.Replace(batchShipment(i), `"reference"`, fmt.Sprintf(`"easypost_id": "shp_%d", "reference"`, i), 1)
+	}
+	rows[120] = strings.Replace(rows[120], `"shp_120"`, `"shp_7"`, 1)
+	rec, _ := f.send(t, http.MethodPost, "/v1/batches", key, batchBody(rows...))
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", rec.Code, rec.Body)
+	}
+	b := waitBatch(t, f, key, batchOf(t, rec).ID)
+	if b.Status != models.BatchCompletedWithErrors || b.SuccessfulItems != 149 || len(b.Errors) != 1 || b.Errors[0].Row != 121 {
+		t.Errorf("batch %+v, want row 121 refused alone", b)
+	}
+	var n, addrs, parcels int
+	if err := store.DB().QueryRow(`SELECT (SELECT count(*) FROM shipments), (SELECT count(*) FROM addresses),
+		(SELECT count(*) FROM parcels)`).Scan(&n, &addrs, &parcels); err != nil {
+		t.Fatal(err)
+	}
+	if n != 149 || addrs != 298 || parcels != 149 {
+		t.Errorf("%d shipments, %d addresses, %d parcels; want 149, 298, 149", n, addrs, parcels)
+	}
+	// What COPY wrote reads back as the API wrote it.
+	status, _, body := f.do(t, http.MethodGet, "/v1/shipments?reference=ORD-3", key)
+	list, _ := body["shipments"].([]any)
+	if status != http.StatusOK || len(list) != 1 {
+		t.Fatalf("list = %d %v", status, body)
+	}
+	sh := list[0].(map[string]any)
+	to := sh["to_address"].(map[string]any)
+	parcel := sh["parcel"].(map[string]any)
+	got := []any{sh["easypost_id"], sh["status"], sh["mode"], sh["currency"], to["state"], to["country"], parcel["weight"], parcel["mass_unit"]}
+	want := []any{"shp_3", "unknown", "test", "USD", "OR", "US", 16.5, "oz"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("copied shipment (-want +got):\n%s", diff)
+	}
+}

@@ -262,6 +262,16 @@ type ShipmentDecoder func(body []byte) (*Shipment, error)
 // is left it finishes the batch and reports done. A lease that ended is
 // ErrLeaseLost, and nothing is changed.
 func (s *Store) ImportBatchChunk(ctx context.Context, c *BatchClaim, size int, decode ShipmentDecoder) (done bool, err error) {
+	if _, inTx := ctx.Value(txKey{}).(*gorm.DB); !inTx {
+		return s.copyChunk(ctx, c, size, decode)
+	}
+	return s.importChunkInTx(ctx, c, size, decode)
+}
+
+// importChunkInTx is ImportBatchChunk in a GORM transaction (ctx's, or
+// its own), with multi-row INSERTs, row by row for a chunk the database
+// refuses a row of.
+func (s *Store) importChunkInTx(ctx context.Context, c *BatchClaim, size int, decode ShipmentDecoder) (done bool, err error) {
 	err = s.inTx(ctx, func(tx *gorm.DB) error {
 		q := tx.Statement.ConnPool
 		if _, err := queryRow[uuid.UUID](ctx, q, renewBatchStatement, c.ID, c.Token, interval(c.Lease)); err != nil {

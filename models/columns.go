@@ -26,7 +26,6 @@ const maxMoney = Money(999_999_999_999)
 func checkColumns(m any, path string, v *ValidationError) {
 	rv := reflect.ValueOf(m).Elem()
 	for _, c := range columnRules(rv.Type()) {
-		typ, field := c.typ, join(path, c.name)
 		fv := rv.Field(c.index)
 		if fv.Kind() == reflect.Pointer {
 			if fv.IsNil() {
@@ -36,29 +35,27 @@ func checkColumns(m any, path string, v *ValidationError) {
 		}
 		switch val := fv.Interface().(type) {
 		case string:
-			if m := varcharType.FindStringSubmatch(typ); m != nil {
-				if n, _ := strconv.Atoi(m[1]); utf8.RuneCountInString(val) > n {
-					v.Add(field, "must be at most %d characters", n)
-				}
+			if n := c.varchar; n > 0 && len(val) > n && utf8.RuneCountInString(val) > n {
+				v.Add(join(path, c.name), "must be at most %d characters", n)
 			}
 			if strings.ContainsRune(val, 0) {
-				v.Add(field, "must not contain NUL characters")
+				v.Add(join(path, c.name), "must not contain NUL characters")
 			}
 		case int:
 			if val > math.MaxInt32 || val < math.MinInt32 {
-				v.Add(field, "is out of range")
+				v.Add(join(path, c.name), "is out of range")
 			}
 		case float64:
 			if math.IsNaN(val) || math.IsInf(val, 0) || math.Abs(val) > 1e15 {
-				v.Add(field, "is out of range")
+				v.Add(join(path, c.name), "is out of range")
 			}
 		case Money:
 			if val > maxMoney || val < -maxMoney {
-				v.Add(field, "must be less than 10000000000.00 in absolute value")
+				v.Add(join(path, c.name), "must be less than 10000000000.00 in absolute value")
 			}
 		case JSON:
 			if bytes.Contains(val, []byte(`\u0000`)) {
-				v.Add(field, "must not contain NUL characters")
+				v.Add(join(path, c.name), "must not contain NUL characters")
 			}
 		}
 	}
@@ -67,9 +64,9 @@ func checkColumns(m any, path string, v *ValidationError) {
 // columnRule is a field of a model with a gorm type tag, as checkColumns
 // reads it.
 type columnRule struct {
-	index int
-	name  string // JSON
-	typ   string // gorm type:
+	index   int
+	name    string // JSON
+	varchar int    // n of a varchar(n), else 0
 }
 
 // columnRuleCache maps a model's type to its columns, read once: parsing the
@@ -85,7 +82,11 @@ func columnRules(rt reflect.Type) []columnRule {
 		f := rt.Field(i)
 		if typ := gormType(f.Tag.Get("gorm")); typ != "" {
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			cs = append(cs, columnRule{index: i, name: name, typ: typ})
+			c := columnRule{index: i, name: name}
+			if m := varcharType.FindStringSubmatch(typ); m != nil {
+				c.varchar, _ = strconv.Atoi(m[1])
+			}
+			cs = append(cs, c)
 		}
 	}
 	columnRuleCache.Store(rt, cs)
