@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,12 +31,13 @@ type replicated struct {
 }
 
 // startReplicated starts a primary (migrated) and a streaming replica of
-// it (pg_basebackup -R), and the router over a store with that replica,
-// measured every second, at most maxLag behind.
-func startReplicated(t *testing.T, maxLag time.Duration) *replicated {
+// it (pg_basebackup -R), both with settings in their postgresql.conf, and
+// the router over a store with that replica, measured every second, at
+// most maxLag behind.
+func startReplicated(t *testing.T, maxLag time.Duration, settings ...string) *replicated {
 	t.Helper()
 	ctx := context.Background()
-	_, port := testdb.StartCluster(t)
+	_, port := testdb.StartCluster(t, settings...)
 	if _, err := testdb.Open(t, pgcluster.URL(port)).Exec("CREATE DATABASE waybill"); err != nil {
 		t.Fatal(err)
 	}
@@ -353,4 +355,88 @@ func (r *replicated) checkHealth(t *testing.T, want, replica string) {
 		}
 	}
 	t.Errorf("/health = %d %v, want 200 %s with the replica %s", code, body, want, replica)
+}
+
+// TestReplicaReadRoundTrips counts, in the replica's statement log, what a
+// read costs it: a read without X-Waybill-Min-LSN, and one whose minimum
+// the cached replay position meets, are one statement each (no extra
+// round trip to choose the replica); one whose minimum is past the cache
+// asks the replica for its position once, and is then served by the
+// primary.
+func TestReplicaReadRoundTrips(t *testing.T) {
+	// %a: the application name, which tells the pool's statements
+	// (waybill) from the measurements' (waybill-health).
+	r := startReplicated(t, time.Minute, "log_statement = 'all'", "log_line_prefix = '%a|'")
+	addr, lsn := r.write(t, "POST", "/v1/addresses", `{"street1": "1 Main St", "city": "v0", "zip": "12345"}`, 201)
+	path := "/v1/addresses/" + addr["id"].(string)
+	r.waitVisible(t, path, "city", "v0")
+	// Until a measurement has cached a replay position at or past the
+	// write's, a read with its LSN asks the replica.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if st := r.status(); st.ReplayLSN != "" {
+			if l, _ := models.ParseLSN(st.ReplayLSN); l >= mustLSN(t, lsn) {
+				break
+			}
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("no measurement caught up with the write")
+		}
+	}
+	logged := func() int {
+		t.Helper()
+		b, err := os.ReadFile(r.replica.LogFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range strings.Split(string(b), "\n") {
+			// pgx pings a connection idle for over a second before reusing
+			// it ("-- ping"), on any server: not the router's doing.
+			if strings.HasPrefix(l, "waybill|") && (strings.Contains(l, "LOG:  statement: ") || strings.Contains(l, "LOG:  execute ")) &&
+				!strings.Contains(l, "-- ping") {
+				n++
+			}
+		}
+		return n
+	}
+	const reads = 50
+	for _, tc := range []struct {
+		name       string
+		headers    []string
+		statements int   // on the replica, per read
+		onReplica  int64 // reads it served
+	}{
+		{"no header", nil, 1, reads},
+		{"a minimum the cache meets", []string{handlers.HeaderMinLSN, lsn}, 1, reads},
+		{"a minimum past the replica", []string{handlers.HeaderMinLSN, "FF/0"}, 1, 0},
+	} {
+		before, served := logged(), r.status().Reads
+		for range reads {
+			if code, got := r.get(t, path, "city", tc.headers...); code != 200 || got != "v0" {
+				t.Fatalf("%s: GET = %d %v", tc.name, code, got)
+			}
+		}
+		// The server writes its log a moment after it answers.
+		var n int
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(50 * time.Millisecond) {
+			if n = logged() - before; n >= tc.statements*reads {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		n = logged() - before
+		if n != tc.statements*reads || r.status().Reads-served != tc.onReplica {
+			t.Errorf("%s: %d reads made %d statements on the replica and %d were served by it, want %d and %d",
+				tc.name, reads, n, r.status().Reads-served, tc.statements*reads, tc.onReplica)
+		}
+	}
+}
+
+func mustLSN(t *testing.T, s string) models.LSN {
+	t.Helper()
+	l, err := models.ParseLSN(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
