@@ -14,8 +14,8 @@ import (
 // and how long a browser may reuse a preflight's answer.
 const (
 	corsAllowMethods  = "GET, HEAD, POST, PUT, PATCH, DELETE"
-	corsAllowHeaders  = "Authorization, Content-Type, If-Match, Idempotency-Key"
-	corsExposeHeaders = "ETag, Location, Retry-After, X-Request-Id"
+	corsAllowHeaders  = "Authorization, Content-Type, If-Match, Idempotency-Key, " + HeaderMinLSN
+	corsExposeHeaders = "ETag, Location, Retry-After, X-Request-Id, " + HeaderLSN
 	corsMaxAge        = 10 * time.Minute
 )
 

@@ -86,7 +86,7 @@ func TestCORSOrigins(t *testing.T) {
 				t.Errorf("%s: %d, Allow-Origin %q; want 204 and %s", path, rec.Code, h.Get("Access-Control-Allow-Origin"), allowedOrigin)
 			}
 			if got, want := headerList(h, "Access-Control-Allow-Headers"),
-				[]string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key"}; !slices.Equal(got, want) {
+				[]string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Waybill-Min-LSN"}; !slices.Equal(got, want) {
 				t.Errorf("%s: Allow-Headers %q, want %q", path, got, want)
 			}
 			if got := headerList(h, "Access-Control-Allow-Methods"); !slices.Contains(got, "PATCH") || !slices.Contains(got, "DELETE") {
@@ -123,7 +123,7 @@ func TestCORSOrigins(t *testing.T) {
 					h.Get("Access-Control-Allow-Origin"), c.status, allowedOrigin)
 			}
 			if got, want := headerList(h, "Access-Control-Expose-Headers"),
-				[]string{"ETag", "Location", "Retry-After", "X-Request-Id"}; !slices.Equal(got, want) {
+				[]string{"ETag", "Location", "Retry-After", "X-Request-Id", "X-Waybill-LSN"}; !slices.Equal(got, want) {
 				t.Errorf("%s %s: Expose-Headers %q, want %q", c.method, c.path, got, want)
 			}
 			if !slices.Contains(headerList(h, "Vary"), "Origin") {
