@@ -114,6 +114,9 @@ func serve(ctx context.Context, cfg config.Config, log *logrus.Logger, listening
 	pools := map[string]*sql.DB{}
 	if store != nil {
 		pools["primary"], pools["health"] = store.DB(), store.HealthDB()
+		for i, db := range store.ReplicaDBs() {
+			pools[fmt.Sprintf("replica%d", i)] = db
+		}
 	}
 	m := metrics.New(version(), pools)
 

@@ -181,6 +181,9 @@ func (h *healthReporter) report() healthReport {
 	saturated := h.poolFigures(db, now)
 
 	check := h.mon.Check()
+	// The replicas' measurements are the store's own, made every second:
+	// read live, like the pool's figures, rather than as old as the check.
+	check.Replicas = h.store.Replicas()
 	plan := check.Capacity
 	db.Capacity = &plan
 	db.PgBouncer = check.Bouncer

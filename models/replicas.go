@@ -173,6 +173,19 @@ func (s *Store) OpenReplicas(urls []string, o PoolOptions, maxLag time.Duration)
 // HasReplicas reports whether the Store has read replicas.
 func (s *Store) HasReplicas() bool { return s.replicas != nil && len(s.replicas.list) > 0 }
 
+// ReplicaDBs returns the replicas' application pools, in the order of
+// their URLs, for their statistics.
+func (s *Store) ReplicaDBs() []*sql.DB {
+	if !s.HasReplicas() {
+		return nil
+	}
+	dbs := make([]*sql.DB, len(s.replicas.list))
+	for i, r := range s.replicas.list {
+		dbs[i] = r.pool
+	}
+	return dbs
+}
+
 // Replicas returns every replica's last measurement, in the order of
 // their URLs.
 func (s *Store) Replicas() []ReplicaStatus {
