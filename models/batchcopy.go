@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"runtime"
 	"sync"
 
 	"github.com/google/uuid"
@@ -66,16 +67,7 @@ func (s *Store) copyChunk(ctx context.Context, c *BatchClaim, size int, decode S
 			done = true
 			return classify(tx.Commit(ctx))
 		}
-		var rowErrs []BatchError
-		var shs []*Shipment
-		for _, it := range items {
-			sh, err := decode(it.Shipment)
-			if err != nil {
-				rowErrs = append(rowErrs, RowErrors(it.Row, err)...)
-				continue
-			}
-			shs = append(shs, sh)
-		}
+		shs, rowErrs := decodeAll(items, decode)
 		if err := copyShipments(ctx, tx, s.db, shs); err != nil {
 			if isRowFault(classify(err)) {
 				return errCopyRefused
@@ -98,6 +90,34 @@ func (s *Store) copyChunk(ctx context.Context, c *BatchClaim, size int, decode S
 		return s.importChunkInTx(ctx, c, size, decode)
 	}
 	return done, err
+}
+
+// decodeAll decodes items on every CPU (the chunk's transaction waits
+// meanwhile, so decoding is most of its time) and returns the shipments
+// and the errors of the rows that did not decode, in row order.
+func decodeAll(items []BatchItem, decode ShipmentDecoder) ([]*Shipment, []BatchError) {
+	out := make([]*Shipment, len(items))
+	errs := make([]error, len(items))
+	workers := min(runtime.GOMAXPROCS(0), 4, len(items))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(items); i += workers {
+				out[i], errs[i] = decode(items[i].Shipment)
+			}
+		})
+	}
+	wg.Wait()
+	var shs []*Shipment
+	var rowErrs []BatchError
+	for i, it := range items {
+		if errs[i] != nil {
+			rowErrs = append(rowErrs, RowErrors(it.Row, errs[i])...)
+			continue
+		}
+		shs = append(shs, out[i])
+	}
+	return shs, rowErrs
 }
 
 // copyShipments gives shs and their nested objects ids and copies them in,
