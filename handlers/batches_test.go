@@ -339,9 +339,19 @@ func TestBatchResume(t *testing.T) {
 	if err != nil || b.Status != models.BatchProcessing || b.ProcessedItems != 120 {
 		t.Fatalf("after one chunk: %+v, %v", b, err)
 	}
-	// While its lease holds, nobody else takes it.
+	// While its lease holds, nobody else takes it; a worker that stops
+	// releases it, and the next takes it at once.
 	if other, err := store.ClaimBatch(ctx, time.Second); other != nil || err != nil {
 		t.Fatalf("claimed a leased batch: %+v, %v", other, err)
+	}
+	if err := store.ReleaseBatch(ctx, claim); err != nil {
+		t.Fatal(err)
+	}
+	if claim, err = store.ClaimBatch(ctx, 2*time.Second); err != nil || claim == nil || claim.ID != id {
+		t.Fatalf("claim after a release = %+v, %v", claim, err)
+	}
+	if b, err = store.Batch(ctx, id); err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(time.Until(b.LeaseExpiresAt.Time) + 50*time.Millisecond)
 	// The next start takes it up and finishes it; the dead worker's lease
