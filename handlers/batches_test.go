@@ -177,6 +177,13 @@ func TestBatchCSV(t *testing.T) {
 	if b.TotalItems != 5 || b.SuccessfulItems != 2 || b.FailedItems != 3 || b.ProcessedItems != 5 {
 		t.Errorf("counts %+v", b)
 	}
+	// A row with two bad cells is one failed row.
+	rec, _ = f.postCSV(t, key, "reference,rates,metadata,from_street1,from_city,from_zip,to_street1,to_city,to_zip,parcel_weight\n"+
+		"ORD-6,\"[1\",{x,1 Main St,S,1,2 Side St,P,2,1\n")
+	if b := batchOf(t, rec); b.TotalItems != 1 || b.FailedItems != 1 || b.ProcessedItems != 1 || len(b.Errors) != 2 || b.Status != models.BatchFailed {
+		t.Errorf("a row with two bad cells: %+v", b)
+	}
+
 	var street, meta string
 	var weight float64
 	err := f.store.DB().QueryRow(`SELECT a.street1, s.extra_metadata::text, p.weight FROM shipments s

@@ -182,7 +182,7 @@ func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, lease time.Duratio
 			errs = []byte("[]")
 		}
 		id, err = queryRow[uuid.UUID](ctx, q, insertBatchStatement, BatchShipmentImport, token, nb.Source, nb.UserID,
-			nb.Total, len(nb.Errors), string(errs), interval(lease))
+			nb.Total, countRows(nb.Errors), string(errs), interval(lease))
 		if err != nil {
 			return fmt.Errorf("create batch: %w", classify(err))
 		}
