@@ -23,7 +23,9 @@ const (
 // read that fails because its replica could not be reached is answered by
 // the primary (the replica is set aside until it is measured healthy
 // again), so a replica going down costs a retry, never a 5xx; so is one
-// the replica cancelled for a conflict with its replay.
+// the replica cancelled for a conflict with its replay, and one still
+// waiting on a replica that a measurement finds down (hung: it accepts
+// and never answers), which the Store cancels.
 //
 // It must run outside idempotent: a write's response is held back until
 // its transaction commits, and HeaderLSN is read as the response leaves,
@@ -51,12 +53,13 @@ func replicaRouting(store *models.Store) echo.MiddlewareFunc {
 			ctx, route := models.ReadFromReplica(req.Context(), min)
 			c.SetRequest(req.WithContext(ctx))
 			err := next(c)
+			route.Done()
 			c.SetRequest(req)
 			if _, onReplica := route.Replica(); !onReplica || err == nil || c.Response().Committed || req.Context().Err() != nil {
 				return err
 			}
 			switch {
-			case models.Unavailable(err):
+			case route.Lost(), models.Unavailable(err):
 				store.ReplicaFailed(route)
 				return next(c) // on the primary
 			case models.RecoveryConflict(err):

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -441,4 +443,117 @@ func mustLSN(t *testing.T, s string) models.LSN {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestReplicaHangs: a replica that stops answering (its processes
+// stopped: connections stay open, nothing comes back) is found down by the
+// measurements, which cancels the reads waiting on it; they, and the reads
+// after, are answered by the primary, every one 200, none slower than the
+// request deadline. Once it answers again it serves reads again.
+func TestReplicaHangs(t *testing.T) {
+	r := startReplicated(t, 0)
+	addr, _ := r.write(t, "POST", "/v1/addresses", `{"street1": "1 Main St", "city": "v0", "zip": "12345"}`, 201)
+	path := "/v1/addresses/" + addr["id"].(string)
+	r.waitVisible(t, path, "city", "v0")
+
+	stopReads := make(chan struct{})
+	var readers sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var slowest time.Duration
+	for range 4 {
+		readers.Go(func() {
+			for {
+				select {
+				case <-stopReads:
+					return
+				default:
+				}
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.Header.Set("Authorization", "Bearer "+r.key)
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				r.e.ServeHTTP(rec, req)
+				took := time.Since(start)
+				mu.Lock()
+				codes[rec.Code]++
+				slowest = max(slowest, took)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	pids := processTree(t, r.replica)
+	signalAll(t, pids, syscall.SIGSTOP)
+	stopped := time.Now()
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			signalAll(t, pids, syscall.SIGCONT)
+		}
+	})
+	st := r.waitStatus(t, models.ReplicaDown)
+	// Hung for longer than the request deadline (the fixture's 5 s): a read
+	// left waiting on it would time out.
+	time.Sleep(6*time.Second - time.Since(stopped))
+	signalAll(t, pids, syscall.SIGCONT)
+	resumed = true
+	r.waitStatus(t, models.ReplicaHealthy)
+	time.Sleep(300 * time.Millisecond)
+	close(stopReads)
+	readers.Wait()
+	t.Logf("answers while the replica hung (found %s: %s) and came back: %v, the slowest in %s", st.Status, st.Reason, codes, slowest)
+	for code, n := range codes {
+		if code != 200 {
+			t.Errorf("%d reads answered %d while the replica hung, want every one 200 (%v)", n, code, codes)
+		}
+	}
+	if slowest > 4500*time.Millisecond {
+		t.Errorf("the slowest read took %s: reads waited on the hung replica for nearly the request deadline", slowest)
+	}
+	before := r.status().Reads
+	r.waitVisible(t, path, "city", "v0")
+	if r.status().Reads == before {
+		t.Error("the replica, answering again, serves no read")
+	}
+}
+
+// processTree returns the process ids of c's server: its postmaster and
+// the postmaster's children.
+func processTree(t *testing.T, c *pgcluster.Cluster) []int {
+	t.Helper()
+	pid, err := c.PID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := []int{pid}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, in parentheses: state, ppid.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		fields := strings.Fields(rest)
+		if !ok || len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
+			continue
+		}
+		if child, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil {
+			pids = append(pids, child)
+		}
+	}
+	if len(pids) < 3 {
+		t.Fatalf("the replica's processes: %v, want its postmaster and its children", pids)
+	}
+	return pids
+}
+
+func signalAll(t *testing.T, pids []int, sig syscall.Signal) {
+	t.Helper()
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Errorf("signal %d: %v", pid, err)
+		}
+	}
 }

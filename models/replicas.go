@@ -106,6 +106,35 @@ type replica struct {
 
 	mu          sync.Mutex // held by a measurement
 	behindSince time.Time  // when measurements first found it behind; zero when caught up
+	misses      int        // measurements in a row it did not answer
+
+	// lost is closed when the replica is found down, which cancels the
+	// reads running on it (ReadRoute); a fresh one is made once it is
+	// healthy again.
+	lostMu sync.Mutex
+	lost   chan struct{}
+	closed bool // lost is closed
+}
+
+// setStatus records st, and closes or renews r.lost as st says.
+func (r *replica) setStatus(st *ReplicaStatus) {
+	r.status.Store(st)
+	r.lostMu.Lock()
+	defer r.lostMu.Unlock()
+	switch {
+	case st.Status == ReplicaDown && !r.closed:
+		close(r.lost)
+		r.closed = true
+	case st.Status == ReplicaHealthy && r.closed:
+		r.lost, r.closed = make(chan struct{}), false
+	}
+}
+
+// lostChan returns the channel that is closed when r is found down.
+func (r *replica) lostChan() <-chan struct{} {
+	r.lostMu.Lock()
+	defer r.lostMu.Unlock()
+	return r.lost
 }
 
 func (r *replica) healthy() bool { return r.status.Load().Status == ReplicaHealthy }
@@ -162,7 +191,8 @@ func (s *Store) OpenReplicas(urls []string, o PoolOptions, maxLag time.Duration)
 			health.Close()
 			return fmt.Errorf("replica %d: gorm: %w", i, err)
 		}
-		r := &replica{index: i, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), db: db, pool: pool, health: health}
+		r := &replica{index: i, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), db: db, pool: pool, health: health,
+			lost: make(chan struct{})}
 		r.status.Store(&ReplicaStatus{Index: i, Addr: r.addr, Status: ReplicaUnknown, Reason: "not measured yet"})
 		set.list = append(set.list, r)
 	}
@@ -282,7 +312,7 @@ func (s *Store) PollReplicas(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.status.Store(s.measure(ctx, r, primary))
+			r.setStatus(s.measure(ctx, r, primary))
 		}()
 	}
 	wg.Wait()
@@ -294,6 +324,18 @@ func (s *Store) measure(ctx context.Context, r *replica, primary *LSN) *ReplicaS
 	defer r.mu.Unlock()
 	st, replay := measureReplica(ctx, r.health, primary, s.replicas.maxLag, &r.behindSince)
 	st.Index, st.Addr = r.index, r.addr
+	if st.Status == ReplicaDown && st.Reason == "unreachable" {
+		// One measurement that times out on a busy machine does not take
+		// a healthy replica out (and cancel its reads); two in a row do. A
+		// replica that refuses connections is taken out at once by the
+		// first read that fails.
+		r.misses++
+		if prev := r.status.Load(); r.misses < 2 && prev.Status == ReplicaHealthy {
+			return prev
+		}
+	} else {
+		r.misses = 0
+	}
 	if replay != nil {
 		r.seen(*replay)
 	}
@@ -392,7 +434,7 @@ func ReadReplica(ctx context.Context, primary *sql.DB, url string, maxLag time.D
 func (s *Store) replicaFailed(r *replica) {
 	st := *r.status.Load()
 	st.Status, st.Reason, st.CheckedAt = ReplicaDown, "a read could not reach it", time.Now().UTC()
-	r.status.Store(&st)
+	r.setStatus(&st)
 }
 
 // WriteLSN returns the primary's current WAL insert position. Read after
@@ -409,9 +451,22 @@ func (s *Store) WriteLSN(ctx context.Context) (LSN, error) {
 // ReadRoute is where one request's reads go; see ReadFromReplica.
 type ReadRoute struct {
 	min    LSN
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 	once   sync.Once
 	target *replica
 }
+
+// errReplicaLost cancels the reads of a replica found down while they run.
+var errReplicaLost = errors.New("the replica was found down")
+
+// Done ends the route: call it once the request's reads are over.
+func (rr *ReadRoute) Done() { rr.cancel(nil) }
+
+// Lost reports whether the reads were cancelled because their replica was
+// found down while they ran (it stopped answering): they are worth running
+// again on the primary.
+func (rr *ReadRoute) Lost() bool { return errors.Is(context.Cause(rr.ctx), errReplicaLost) }
 
 // Replica returns the index of the replica the reads went to, and false
 // when they went to the primary (or no read was made).
@@ -428,9 +483,13 @@ type readRouteKey struct{}
 // replica: a healthy one whose replay position is at least min (0: any),
 // chosen at the first read and kept for the others, so that one request
 // sees one snapshot's source; the primary if there is none. Without it,
-// and inside a transaction, every read goes to the primary.
+// and inside a transaction, every read goes to the primary. If the replica
+// is found down while the reads run (a hung server answers nothing, and
+// only a measurement notices), the returned context is cancelled and
+// ReadRoute.Lost says so. Call ReadRoute.Done when the reads are over.
 func ReadFromReplica(ctx context.Context, min LSN) (context.Context, *ReadRoute) {
-	rr := &ReadRoute{min: min}
+	ctx, cancel := context.WithCancelCause(ctx)
+	rr := &ReadRoute{min: min, ctx: ctx, cancel: cancel}
 	return context.WithValue(ctx, readRouteKey{}, rr), rr
 }
 
@@ -467,9 +526,18 @@ func (s *Store) reader(ctx context.Context) *replica {
 	}
 	rr.once.Do(func() {
 		rr.target = s.pick(ctx, rr.min)
-		if rr.target != nil {
-			rr.target.reads.Add(1)
+		if rr.target == nil {
+			return
 		}
+		rr.target.reads.Add(1)
+		lost := rr.target.lostChan()
+		go func() {
+			select {
+			case <-lost:
+				rr.cancel(errReplicaLost)
+			case <-rr.ctx.Done():
+			}
+		}()
 	})
 	return rr.target
 }
