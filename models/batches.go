@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -189,13 +190,18 @@ func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, lease time.Duratio
 		if len(nb.Items) == 0 {
 			return nil
 		}
-		rows := make([]int32, len(nb.Items))
-		bodies := make([][]byte, len(nb.Items))
-		for i, it := range nb.Items {
-			rows[i], bodies[i] = int32(it.Row), it.Shipment
-		}
-		if err := exec(ctx, q, insertBatchItemsStatement, id, rows, bodies); err != nil {
-			return fmt.Errorf("create batch items: %w", classify(err))
+		// A statement per bulkInsertSize rows: the driver encodes a
+		// statement's arrays whole, and a 10,000-row batch at once would
+		// hold a second copy of it in memory.
+		for items := range slices.Chunk(nb.Items, bulkInsertSize) {
+			rows := make([]int32, len(items))
+			bodies := make([][]byte, len(items))
+			for i, it := range items {
+				rows[i], bodies[i] = int32(it.Row), it.Shipment
+			}
+			if err := exec(ctx, q, insertBatchItemsStatement, id, rows, bodies); err != nil {
+				return fmt.Errorf("create batch items: %w", classify(err))
+			}
 		}
 		return nil
 	})
