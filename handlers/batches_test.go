@@ -505,3 +505,25 @@ func TestBatchBackgroundConflict(t *testing.T) {
 		t.Errorf("copied shipment (-want +got):\n%s", diff)
 	}
 }
+
+// TestBatchBadInputCorpus sends the bad-input corpus to POST /v1/batches,
+// as JSON and as CSV: each answer is a 4xx problem and nothing is written.
+func TestBatchBadInputCorpus(t *testing.T) {
+	f := newFixture(t, true)
+	_, key := f.key(t, models.ScopeWrite)
+	before := snapshot(t, f)
+	for name, body := range badBodies() {
+		for _, ct := range []string{"application/json", "text/csv"} {
+			rec, out := f.send(t, http.MethodPost, "/v1/batches", key, body, "Content-Type", ct, "Idempotency-Key", "corpus-"+ct+name)
+			if rec.Code < 400 || rec.Code >= 500 || rec.Header().Get("Content-Type") != "application/problem+json" || out["code"] == nil {
+				t.Errorf("%s as %s: %d %.200s; want a 4xx problem", name, ct, rec.Code, rec.Body)
+			}
+		}
+	}
+	if after := snapshot(t, f); after != before {
+		t.Error("the database changed")
+	}
+	if n := count(t, f.store, "batch_operations"); n != 0 {
+		t.Errorf("%d batches recorded, want none", n)
+	}
+}
