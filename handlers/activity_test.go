@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +123,12 @@ func TestActivityRecordsEveryWrite(t *testing.T) {
 		}},
 		{"rollup", func() write {
 			return write{"POST", "/v1/analytics/rollups", `{"start_date": "2026-11-01", "end_date": "2026-11-03"}`, "", 200, "rollup.create", "rollup", "/v1/analytics/rollups", none}
+		}},
+		{"batch imported in the request", func() write {
+			return write{"POST", "/v1/batches", `{"shipments": [` + minimalShipment + `]}`, "", 201, "batch.create", "batch", "/v1/batches", own}
+		}},
+		{"batch left to the worker", func() write {
+			return write{"POST", "/v1/batches", `{"shipments": [` + strings.Repeat(minimalShipment+",", 100) + minimalShipment + `]}`, "", 202, "batch.create", "batch", "/v1/batches", own}
 		}},
 		{"delete shipment", func() write {
 			return write{"DELETE", "/v1/shipments/" + shipmentID, "", "", 204, "shipment.delete", "shipment", "/v1/shipments/:id", fixed(&shipmentID)}

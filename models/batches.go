@@ -187,6 +187,17 @@ func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, lease time.Duratio
 		if err != nil {
 			return fmt.Errorf("create batch: %w", classify(err))
 		}
+		// One audit row for the batch (its shipments have none of their
+		// own): answered 201 when imported in the request, else 202.
+		status := 202
+		if nb.Claim {
+			status = 201
+		}
+		err = recordActivity(ctx, q, AuditEvent{Action: "batch.create", ResourceType: "batch", ResourceID: id.String(), Status: status,
+			Metadata: map[string]any{"total_items": nb.Total, "source": nb.Source}})
+		if err != nil {
+			return err
+		}
 		if len(nb.Items) == 0 {
 			return nil
 		}
