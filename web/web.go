@@ -23,6 +23,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed console docs vendor
@@ -69,22 +70,7 @@ type asset struct {
 // with an ETag and Cache-Control: no-cache (revalidated, never stale
 // after an upgrade).
 func Handler() http.Handler {
-	assets := map[string]*asset{}
-	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := files.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		assets[p] = newAsset(p, b)
-		return nil
-	})
-	if err != nil {
-		// The files are embedded: failing to read them is a build defect.
-		panic("web: " + err.Error())
-	}
+	assets := loadAssets()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for k, v := range securityHeaders {
 			w.Header().Set(k, v)
@@ -107,6 +93,28 @@ func Handler() http.Handler {
 		a.serve(w, r)
 	})
 }
+
+// loadAssets reads and compresses the embedded files, once per process
+// (it takes a quarter of a second, and every router a test builds asks).
+var loadAssets = sync.OnceValue(func() map[string]*asset {
+	assets := map[string]*asset{}
+	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		assets[p] = newAsset(p, b)
+		return nil
+	})
+	if err != nil {
+		// The files are embedded: failing to read them is a build defect.
+		panic("web: " + err.Error())
+	}
+	return assets
+})
 
 // resolve maps a request path to the embedded file that answers it, or to
 // the path to redirect to.
