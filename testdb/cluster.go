@@ -28,14 +28,47 @@ func Cluster(t testing.TB, settings ...string) string {
 // on.
 func StartCluster(t testing.TB, settings ...string) (*pgcluster.Cluster, int) {
 	t.Helper()
+	c := newCluster(t, "cluster")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Init(ctx, settings...); err != nil {
+		t.Fatalf("testdb: create a cluster: %v", err)
+	}
+	return c, startOnFreePort(t, c, "cluster")
+}
+
+// newCluster returns a cluster, not yet created, in a directory of its
+// own; what ("cluster", "replica") names it in errors. The server is
+// stopped and the directory removed when t ends. It fails t if the
+// machine has no initdb and pg_ctl.
+func newCluster(t testing.TB, what string) *pgcluster.Cluster {
+	t.Helper()
 	bin, ok := pgcluster.Find()
 	if !ok {
 		t.Fatal("testdb: no PostgreSQL server programs (initdb and pg_ctl) on PATH or in /usr/lib/postgresql/*/bin: " +
 			"install them (e.g. apt install postgresql) or put their directory on PATH")
 	}
-	// Not t.TempDir: its directories are 0700, and as root the cluster runs
-	// as an unprivileged user who must reach it.
-	dir, err := os.MkdirTemp("", "waybill-cluster-")
+	dir := serverDir(t, "waybill-"+what+"-")
+	c, err := pgcluster.New(bin, filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log"))
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	// Registered before the server starts: a pg_ctl that gives up may
+	// still leave one running.
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("testdb: stop the %s in %s: %v", what, c.Dir, err)
+		}
+	})
+	return c
+}
+
+// serverDir makes a directory for a server's files, removed when t ends.
+// Not t.TempDir: its directories are 0700, and as root the servers run as
+// an unprivileged user who must reach it.
+func serverDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
@@ -47,38 +80,26 @@ func StartCluster(t testing.TB, settings ...string) (*pgcluster.Cluster, int) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	c, err := pgcluster.New(bin, filepath.Join(dir, "data"), filepath.Join(dir, "postgres.log"))
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	// Registered before the server starts: a pg_ctl that gives up may
-	// still leave one running.
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("testdb: stop the cluster in %s: %v", c.Dir, err)
-		}
-	})
+	return dir
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := c.Init(ctx, settings...); err != nil {
-		t.Fatalf("testdb: create a cluster: %v", err)
-	}
-	// Another process may take the free port before the server does:
-	// try a few.
+// startOnFreePort starts c on a free port and returns it. Another process
+// may take the free port before the server does: it tries a few.
+func startOnFreePort(t testing.TB, c *pgcluster.Cluster, what string) int {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		port, err := pgcluster.FreePort()
 		if err == nil {
 			err = c.Start(port)
 		}
 		if err == nil {
-			return c, port
+			return port
 		}
 		if attempt == 3 {
-			t.Fatalf("testdb: start the cluster: %v", err)
+			t.Fatalf("testdb: start the %s: %v", what, err)
 		}
 		if err := c.Stop(); err != nil {
-			t.Fatalf("testdb: stop the cluster after a failed start: %v", err)
+			t.Fatalf("testdb: stop the %s after a failed start: %v", what, err)
 		}
 	}
 }
@@ -98,18 +119,7 @@ func PgBouncer(t testing.TB, serverURL string, poolSize int) *pgcluster.Bouncer 
 	if err != nil {
 		port = 5432
 	}
-	dir, err := os.MkdirTemp("", "waybill-pgbouncer-")
-	if err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("testdb: %v", err)
-		}
-	})
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("testdb: %v", err)
-	}
+	dir := serverDir(t, "waybill-pgbouncer-")
 	b, err := pgcluster.StartBouncer(filepath.Join(dir, "pgbouncer"), port, poolSize)
 	if err != nil {
 		t.Fatalf("testdb: start PgBouncer: %v", err)
