@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,12 +73,8 @@ func TestMigrateCommands(t *testing.T) {
 // session's advisory lock).
 func TestMigrateThroughPgBouncer(t *testing.T) {
 	dsn := testdb.Empty(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bouncer := testdb.PgBouncer(t, dsn, 2)
-	through := bouncer.URL(strings.TrimPrefix(u.Path, "/"))
+	through := bouncer.URL(testdb.Name(dsn))
 	latest := latestMigration(t)
 	env := map[string]string{"DATABASE_URL": through, "MIGRATE_DATABASE_URL": dsn, "DB_PGBOUNCER": "true", "DB_STATEMENT_TIMEOUT": "9s"}
 	code, stdout, stderr := run(t, env, "migrate", "up")

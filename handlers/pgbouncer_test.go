@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -32,11 +31,7 @@ func asList(v any) []any {
 func TestThroughPgBouncer(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.New(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
+	name := testdb.Name(dsn)
 	bouncer := testdb.PgBouncer(t, dsn, 2)
 	opts := models.PoolOptions{MaxOpenConns: 8, MaxIdleConns: 8, StatementTimeout: 7 * time.Second, PgBouncer: true}
 

@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"database/sql"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +17,7 @@ import (
 func TestPgBouncerPools(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.New(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
+	name := testdb.Name(dsn)
 	bouncer := testdb.PgBouncer(t, dsn, 1)
 	through, err := sql.Open("pgx", bouncer.URL(name)+"&default_query_exec_mode=exec")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,6 +55,15 @@ func WithDatabase(base, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Name returns the database name of dsn, one of New's or Empty's.
+func Name(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		panic(fmt.Sprintf("testdb: bad URL: %v", err))
+	}
+	return strings.TrimPrefix(u.Path, "/")
 }
 
 // Main runs the package's tests and then drops the template. Use it as
