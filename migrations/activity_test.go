@@ -17,7 +17,7 @@ import (
 // constraint.
 func activitySchema(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`
+	return lines(t, db, `
 		SELECT format('%s %s null=%s default=%s', a.attname, format_type(a.atttypid, a.atttypmod),
 			NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
 		FROM pg_attribute a
@@ -29,22 +29,6 @@ func activitySchema(t *testing.T, db *sql.DB) []string {
 		SELECT format('%s %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint
 		WHERE conrelid IN ('user_activities'::regclass, 'api_keys'::regclass) AND contype = 'c'
 		ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestAdoptUserActivities migrates a predecessor database holding an

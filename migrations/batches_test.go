@@ -16,7 +16,7 @@ import (
 // trigger.
 func batchSchema(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`
+	return lines(t, db, `
 		SELECT format('%s.%s %s null=%s default=%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
 			NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
 		FROM pg_attribute a
@@ -32,22 +32,6 @@ func batchSchema(t *testing.T, db *sql.DB) []string {
 		SELECT format('trigger %s on %s', tgname, tgrelid::regclass) FROM pg_trigger
 		WHERE NOT tgisinternal AND tgrelid::regclass::text IN ('batch_operations', 'batch_items')
 		ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestAdoptBatchOperations migrates a predecessor database holding batch

@@ -42,11 +42,33 @@ func head(t *testing.T, p *goose.Provider) int64 {
 	return srcs[len(srcs)-1].Version
 }
 
+// lines runs query, whose rows are one text column each, and returns them.
+func lines(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // schema describes the nine adopted tables and Waybill's own: every column
 // with its type, nullability and default, every index and every constraint.
 func schema(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.Query(`
+	return lines(t, db, `
 		SELECT format('%s.%s %s null=%s default=%s', c.relname, a.attname,
 			format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
 		FROM pg_attribute a
@@ -65,22 +87,6 @@ func schema(t *testing.T, db *sql.DB) []string {
 		UNION ALL
 		SELECT format('trigger %s on %s', tgname, tgrelid::regclass) FROM pg_trigger WHERE NOT tgisinternal
 		ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func TestUpDownUp(t *testing.T) {
