@@ -350,6 +350,26 @@ func (tb *tab) screenshots(name, ready string, checkWidth bool) {
 }
 
 // api calls the API from Go with the write key and decodes the JSON answer.
+// raw GETs path with the site's key and returns the body as it came.
+func (s *site) raw(t *testing.T, path string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
 func (s *site) api(t *testing.T, method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
 	var r io.Reader

@@ -48,6 +48,24 @@ export async function call(method, path, opts = {}) {
   return { status: res.status, data, etag: res.headers.get("ETag") };
 }
 
+// download GETs path as text/csv and returns the answer as a Blob; it
+// fails as call does.
+export async function download(path) {
+  const headers = { Accept: "text/csv" };
+  const key = apiKey();
+  if (key) headers.Authorization = `Bearer ${key}`;
+  let res;
+  try {
+    res = await fetch(path, { headers, cache: "no-store", credentials: "omit" });
+  } catch {
+    throw new APIError(0, { title: "The server did not answer", detail: "check that Waybill is running" });
+  }
+  if (res.ok) return res.blob();
+  const problem = await res.json().catch(() => null);
+  if (res.status === 401) unauthorized();
+  throw new APIError(res.status, problem);
+}
+
 // keyInfo is GET /v1/me for the current key ({ id, name, scope }), asked
 // once per key; null when the server could not say, and the console then
 // offers every form and lets the API refuse. A 401 throws, as any call.
