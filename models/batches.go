@@ -206,9 +206,12 @@ func (s *Store) CreateBatch(ctx context.Context, nb NewBatch, lease time.Duratio
 		// hold a second copy of it in memory.
 		for items := range slices.Chunk(nb.Items, bulkInsertSize) {
 			rows := make([]int32, len(items))
-			bodies := make([][]byte, len(items))
+			// As text, which casts to jsonb whatever the protocol: with
+			// DB_PGBOUNCER's exec mode the server does not describe the
+			// parameters, and bytes would go as bytea.
+			bodies := make([]string, len(items))
 			for i, it := range items {
-				rows[i], bodies[i] = int32(it.Row), it.Shipment
+				rows[i], bodies[i] = int32(it.Row), string(it.Shipment)
 			}
 			if err := exec(ctx, q, insertBatchItemsStatement, id, rows, bodies); err != nil {
 				return fmt.Errorf("create batch items: %w", classify(err))
