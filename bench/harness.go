@@ -25,6 +25,7 @@ type harness struct {
 	pgbenchPath string
 	stderr      io.Writer
 	logf        func(string, ...any)
+	servers     int // servers started, for their log files' names
 }
 
 // result is one scenario's line.

@@ -67,6 +67,7 @@ type options struct {
 	pgbench            string
 	pprofDir           string   // CPU profiles of the server, one per scenario
 	bulk               bool     // time a batch import and an export (bulk.go)
+	scale              bool     // 1, 2 and 3 instances behind PgBouncer (scale.go)
 	args               []string // as given, for the report
 }
 
@@ -81,7 +82,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario (and each pgbench run) is measured")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "how long each scenario (and each pgbench run) runs unmeasured first")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (HTTP workers, pgbench clients)")
-	names := fs.String("scenarios", strings.Join(append(scenarioNames(), "bulk"), ","), "comma-separated scenarios to run (bulk: the batch import and the CSV export)")
+	names := fs.String("scenarios", strings.Join(append(scenarioNames(), "bulk", "scale"), ","),
+		"comma-separated scenarios to run (bulk: the batch import and the CSV export; scale: 1, 2 and 3 instances behind PgBouncer)")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "write the results into this file (relative to the repository); empty: do not write")
 	fs.BoolVar(&o.clean, "clean", false, "drop every cached template and leftover database of the harness, then exit")
 	fs.StringVar(&o.pprofDir, "pprof", "", "save a CPU profile of the server for each scenario's measured window into this directory (go tool pprof DIR/get.pprof)")
@@ -117,13 +119,16 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	var rest []string
 	for _, n := range strings.Split(*names, ",") {
-		if strings.TrimSpace(n) == "bulk" {
+		switch strings.TrimSpace(n) {
+		case "bulk":
 			o.bulk = true
-		} else {
+		case "scale":
+			o.scale = true
+		default:
 			rest = append(rest, n)
 		}
 	}
-	if o.bulk && strings.TrimSpace(strings.Join(rest, "")) == "" {
+	if (o.bulk || o.scale) && strings.TrimSpace(strings.Join(rest, "")) == "" {
 		return o, nil
 	}
 	var err error
@@ -200,6 +205,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if opts.bulk {
 		if rep.bulk, err = h.bulk(ctx); err != nil {
+			return err
+		}
+	}
+	if opts.scale {
+		if rep.scale, err = h.scale(ctx); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -71,7 +72,8 @@ type report struct {
 	started time.Time
 	results []result
 	rss     []peak
-	bulk    *bulkResult // nil unless -scenarios has bulk
+	bulk    *bulkResult  // nil unless -scenarios has bulk
+	scale   []scalePoint // nil unless -scenarios has scale
 }
 
 // rssTarget is the bound on the server's peak RSS (VmHWM): 64 MiB, the
@@ -317,6 +319,10 @@ const (
 	endMarker       = "<!-- bench:results:end -->"
 	bulkBeginMarker = "<!-- bench:bulk:begin — written by `task bench` (-scenarios bulk); edit outside these markers -->"
 	bulkEndMarker   = "<!-- bench:bulk:end -->"
+	// The scale part's results sit in docs/scaling.md, beside the file
+	// the others go to.
+	scaleBeginMarker = "<!-- bench:scale:begin — written by `task bench` (-scenarios scale); edit outside these markers -->"
+	scaleEndMarker   = "<!-- bench:scale:end -->"
 )
 
 // write puts the results into the file at path between the markers,
@@ -343,7 +349,23 @@ func (r *report) write(path string) error {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	return os.WriteFile(path, []byte(out), 0o644)
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil || r.scale == nil {
+		return err
+	}
+	scaling := filepath.Join(filepath.Dir(path), "scaling.md")
+	doc, err = os.ReadFile(scaling)
+	if err != nil {
+		return err
+	}
+	m := r.machine
+	text := fmt.Sprintf("Run on %s with:\n\n    %s\n\nMachine: %d CPUs (%s), %s of memory, load average %s at the start; %s; %s.\n\n",
+		r.started.Format("2006-01-02 15:04 MST"), r.command(), m.cpus, orUnknown(m.cpuModel), orUnknown(m.memory),
+		orUnknown(m.load), orUnknown(m.postgres), m.goVer) + scaleMarkdown(r.scale, r.opts.concurrency)
+	out, err = replaceBetween(string(doc), scaleBeginMarker, scaleEndMarker, text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", scaling, err)
+	}
+	return os.WriteFile(scaling, []byte(out), 0o644)
 }
 
 // replaceBetween puts text between the markers begin and end of doc.

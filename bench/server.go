@@ -126,18 +126,25 @@ type server struct {
 // a Ctrl-C in the terminal reaches only the harness, which then stops it
 // in order; and it gets SIGTERM should the harness die first.
 func (h *harness) startServer(ctx context.Context, dbURL string) (*server, error) {
+	return h.startServerWith(ctx, dbURL)
+}
+
+// startServerWith is startServer with more of the server's environment
+// (NAME=value), each server logging to a file of its own.
+func (h *harness) startServerWith(ctx context.Context, dbURL string, env ...string) (*server, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(h.dir, "server.log")
+	h.servers++
+	logPath := filepath.Join(h.dir, fmt.Sprintf("server-%d.log", h.servers))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
 	cmd := exec.Command(h.bin, "serve")
-	cmd.Env = serverEnv(dbURL, addr)
+	cmd.Env = append(serverEnv(dbURL, addr), env...)
 	var pprofAddr string
 	if h.opts.pprofDir != "" {
 		if pprofAddr, err = freePort(); err != nil {

@@ -236,3 +236,57 @@ func TestComposeGrafana(t *testing.T) {
 		t.Errorf("grafana home dashboard: %v", err)
 	}
 }
+
+// TestComposeScaleProfile: the scale profile (docs/scaling.md) adds a
+// replica, PgBouncer, a migrator that pins PgBouncer's settings, two
+// instances through PgBouncer reading from the replica, and HAProxy over
+// exactly those instances; none of it runs without the profile.
+func TestComposeScaleProfile(t *testing.T) {
+	scaled := []string{"replica", "pgbouncer", "migrate-scale", "app1", "app2", "lb"}
+	p := loadCompose(t)
+	for _, name := range scaled {
+		if _, err := p.GetService(name); err == nil {
+			t.Errorf("%s runs without a profile, want it under the scale profile only", name)
+		}
+	}
+	p = loadCompose(t, "scale")
+	for _, name := range scaled {
+		if s := service(t, p, name); !slices.Equal(s.Profiles, []string{"scale"}) {
+			t.Errorf("%s profiles = %q, want [scale]", name, s.Profiles)
+		}
+	}
+	for _, name := range []string{"app1", "app2"} {
+		env := service(t, p, name).Environment
+		for k, want := range map[string]string{"DB_PGBOUNCER": "true", "APP_INSTANCES": "2"} {
+			if got := env[k]; got == nil || *got != want {
+				t.Errorf("%s %s = %v, want %s", name, k, got, want)
+			}
+		}
+		for k, host := range map[string]string{"DATABASE_URL": "@pgbouncer:6432/", "PGBOUNCER_ADMIN_URL": "@pgbouncer:6432/pgbouncer",
+			"DATABASE_REPLICA_URLS": "@replica:5432/"} {
+			if got := env[k]; got == nil || !strings.Contains(*got, host) {
+				t.Errorf("%s %s = %v, want it through %s", name, k, got, host)
+			}
+		}
+	}
+	if env := service(t, p, "migrate-scale").Environment; env["MIGRATE_DATABASE_URL"] == nil ||
+		!strings.Contains(*env["MIGRATE_DATABASE_URL"], "@db:5432/") || env["DB_PGBOUNCER"] == nil {
+		t.Errorf("migrate-scale environment = %v, want MIGRATE_DATABASE_URL on db and DB_PGBOUNCER", env)
+	}
+	cfg, err := os.ReadFile("../deploy/scale/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"app1", "app2"} {
+		if !strings.Contains(string(cfg), "server "+name+" "+name+":8080 check") {
+			t.Errorf("haproxy.cfg does not balance over %s:8080 with a health check", name)
+		}
+	}
+	if !strings.Contains(string(cfg), "option httpchk GET /readyz") {
+		t.Error("haproxy.cfg does not check /readyz")
+	}
+	ini, err := os.ReadFile("../deploy/scale/pgbouncer.ini")
+	if err != nil || !strings.Contains(string(ini), "pool_mode = transaction") {
+		t.Errorf("pgbouncer.ini (%v) is not in transaction pooling", err)
+	}
+}
