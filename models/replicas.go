@@ -25,9 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // ReplicaPollInterval is how often WatchReplicas measures every replica.
@@ -168,28 +166,9 @@ func (s *Store) OpenReplicas(urls []string, o PoolOptions, maxLag time.Duration)
 		if err != nil {
 			return fmt.Errorf("replica %d: %w", i, err)
 		}
-		pool := stdlib.OpenDB(*cfg)
-		pool.SetMaxOpenConns(o.MaxOpenConns)
-		pool.SetMaxIdleConns(o.MaxIdleConns)
-		pool.SetConnMaxLifetime(o.ConnMaxLifetime)
-		pool.SetConnMaxIdleTime(o.ConnMaxIdleTime)
-		hcfg := cfg.Copy()
-		hcfg.RuntimeParams["application_name"] = "waybill-health"
-		health := stdlib.OpenDB(*hcfg)
-		health.SetMaxOpenConns(1)
-		health.SetMaxIdleConns(1)
-		db, err := gorm.Open(postgres.New(postgres.Config{Conn: pool}), &gorm.Config{
-			DisableAutomaticPing: true, Logger: logger.Discard, SkipDefaultTransaction: true,
-			NowFunc:        func() time.Time { return time.Now().UTC() },
-			NamingStrategy: s.db.NamingStrategy, // the primary's, cached
-		})
-		if err == nil {
-			err = sendValuesAsGiven(db)
-		}
+		pool, health, db, err := openPools(cfg, o, s.db.NamingStrategy) // the primary's namer, cached
 		if err != nil {
-			pool.Close()
-			health.Close()
-			return fmt.Errorf("replica %d: gorm: %w", i, err)
+			return fmt.Errorf("replica %d: %w", i, err)
 		}
 		r := &replica{index: i, addr: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), db: db, pool: pool, health: health,
 			lost: make(chan struct{})}

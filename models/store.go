@@ -87,7 +87,19 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool := stdlib.OpenDB(*cfg)
+	pool, health, db, err := openPools(cfg, o, &cachedNamer{NamingStrategy: schema.NamingStrategy{IdentifierMaxLength: 64}}) // GORM's default
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
+		shipmentByID: sync.OnceValue(func() statement { return shipmentByIDStatement(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
+}
+
+// openPools opens a server's connections as the Store uses them: the
+// application pool (sized by o), the health connection (a pool of one), and
+// GORM over the pool with namer. It does not connect.
+func openPools(cfg *pgx.ConnConfig, o PoolOptions, namer schema.Namer) (pool, health *sql.DB, db *gorm.DB, err error) {
+	pool = stdlib.OpenDB(*cfg)
 	pool.SetMaxOpenConns(o.MaxOpenConns)
 	pool.SetMaxIdleConns(o.MaxIdleConns)
 	pool.SetConnMaxLifetime(o.ConnMaxLifetime)
@@ -95,18 +107,18 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 
 	hcfg := cfg.Copy()
 	hcfg.RuntimeParams["application_name"] = "waybill-health"
-	health := stdlib.OpenDB(*hcfg)
+	health = stdlib.OpenDB(*hcfg)
 	health.SetMaxOpenConns(1)
 	health.SetMaxIdleConns(1)
 
-	db, err := gorm.Open(postgres.New(postgres.Config{Conn: pool}), &gorm.Config{
+	db, err = gorm.Open(postgres.New(postgres.Config{Conn: pool}), &gorm.Config{
 		DisableAutomaticPing: true,
 		Logger:               logger.Discard,
 		// Times are the database's; this only matters where GORM would
 		// stamp a time itself, which the models forbid.
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		SkipDefaultTransaction: true,
-		NamingStrategy:         &cachedNamer{NamingStrategy: schema.NamingStrategy{IdentifierMaxLength: 64}}, // GORM's default
+		NamingStrategy:         namer,
 	})
 	if err == nil {
 		err = sendValuesAsGiven(db)
@@ -114,10 +126,9 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 	if err != nil {
 		pool.Close()
 		health.Close()
-		return nil, fmt.Errorf("gorm: %w", err)
+		return nil, nil, nil, fmt.Errorf("gorm: %w", err)
 	}
-	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
-		shipmentByID: sync.OnceValue(func() statement { return shipmentByIDStatement(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
+	return pool, health, db, nil
 }
 
 // sendValuesAsGiven makes GORM insert booleans and numbers as the struct
