@@ -59,24 +59,35 @@ func (b *bulkResult) failed() bool {
 	})
 }
 
+// cloneRun clones the CRUD dataset's template into a run database of its
+// own for a part run outside the phases (bulk, scale), named for what in
+// the log; drop drops it.
+func (h *harness) cloneRun(ctx context.Context, what string) (runDB string, drop func(), err error) {
+	template, err := h.ensureTemplate(ctx, h.opts.shipments)
+	if err != nil {
+		return "", nil, err
+	}
+	runDB = fmt.Sprintf("%srun_%d_0", namePrefix, os.Getpid())
+	h.logf("cloning %s into %s for %s", template, runDB, what)
+	if err := h.pg.Clone(ctx, runDB, template, pgcluster.CopyFiles); err != nil {
+		return "", nil, err
+	}
+	return runDB, func() {
+		if err := h.pg.Drop(runDB); err != nil {
+			h.logf("%v", err)
+		}
+	}, nil
+}
+
 // bulk runs the bulk part; an error is the harness's own (the database,
 // the server), a failure of the API is in the result.
 func (h *harness) bulk(ctx context.Context) (*bulkResult, error) {
 	n := h.opts.shipments
-	template, err := h.ensureTemplate(ctx, n)
+	runDB, drop, err := h.cloneRun(ctx, "the batch import and the export")
 	if err != nil {
 		return nil, err
 	}
-	runDB := fmt.Sprintf("%srun_%d_0", namePrefix, os.Getpid())
-	h.logf("cloning %s into %s for the batch import and the export", template, runDB)
-	if err := h.pg.Clone(ctx, runDB, template, pgcluster.CopyFiles); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err := h.pg.Drop(runDB); err != nil {
-			h.logf("%v", err)
-		}
-	}()
+	defer drop()
 	dbURL := h.pg.DatabaseURL(runDB)
 	key, err := h.createAPIKey(ctx, dbURL)
 	if err != nil {

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/waybill/waybill/models"
 	"github.com/waybill/waybill/pgcluster"
 )
 
@@ -41,20 +43,11 @@ type scalePoint struct {
 
 // scale measures the scale part on a clone of the CRUD dataset.
 func (h *harness) scale(ctx context.Context) ([]scalePoint, error) {
-	template, err := h.ensureTemplate(ctx, h.opts.shipments)
+	runDB, drop, err := h.cloneRun(ctx, "the scale part")
 	if err != nil {
 		return nil, err
 	}
-	runDB := fmt.Sprintf("%srun_%d_0", namePrefix, os.Getpid())
-	h.logf("cloning %s into %s (scale)", template, runDB)
-	if err := h.pg.Clone(ctx, runDB, template, pgcluster.CopyFiles); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err := h.pg.Drop(runDB); err != nil {
-			h.logf("%v", err)
-		}
-	}()
+	defer drop()
 	dbURL := h.pg.DatabaseURL(runDB)
 	stats, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
@@ -62,11 +55,15 @@ func (h *harness) scale(ctx context.Context) ([]scalePoint, error) {
 	}
 	defer stats.Close(context.Background())
 	// What waybill migrate pins for PgBouncer (it refuses these as startup
-	// parameters).
-	for _, set := range []string{"jit = off", "statement_timeout = '30s'"} {
-		if _, err := stats.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{runDB}.Sanitize()+" SET "+set); err != nil {
-			return nil, err
-		}
+	// parameters), with the server's default statement_timeout.
+	store, err := models.Open(dbURL, models.PoolOptions{MaxOpenConns: 1, StatementTimeout: 30 * time.Second, PgBouncer: true})
+	if err != nil {
+		return nil, err
+	}
+	err = store.PinSettings(ctx, models.PoolOptions{StatementTimeout: 30 * time.Second})
+	store.Close()
+	if err != nil {
+		return nil, err
 	}
 	key, err := h.createAPIKey(ctx, dbURL)
 	if err != nil {
