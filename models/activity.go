@@ -79,33 +79,44 @@ type AuditEvent struct {
 	Metadata map[string]any
 }
 
-// recordActivity is the one way to write the audit trail: it inserts a's
-// row with the actor ctx carries, through q, which must be the write's
-// own transaction (a *gorm.DB's tx.Statement.ConnPool, or a *sql.Tx), so
+// recordActivity is the one way to write the audit trail (a pipelined
+// write queues activityRow's insertActivity instead): it inserts a's row
+// with the actor ctx carries, through q, which must be the write's own
+// transaction (a *gorm.DB's tx.Statement.ConnPool, or a *sql.Tx), so
 // that a write that rolls back leaves no row and one that commits always
 // has its row. Without an actor in ctx (seed, the batch worker, tests of
 // the store) it records nothing. The time is the database's (now(): the
 // transaction's start).
 func recordActivity(ctx context.Context, q execer, a AuditEvent) error {
+	args, ok, err := activityRow(ctx, a)
+	if !ok || err != nil {
+		return err
+	}
+	if err := exec(ctx, q, insertActivity, args...); err != nil {
+		return fmt.Errorf("record activity %s: %w", a.Action, classify(err))
+	}
+	return nil
+}
+
+// activityRow returns the arguments of insertActivity for a's row with the
+// actor ctx carries, for recordActivity or a pipeline of the write's
+// transaction; ok is false without an actor: nothing to record.
+func activityRow(ctx context.Context, a AuditEvent) (args []any, ok bool, err error) {
 	actor, ok := ActorFrom(ctx)
 	if !ok {
-		return nil
+		return nil, false, nil
 	}
 	var meta any
 	if a.Metadata != nil {
 		b, err := json.Marshal(a.Metadata)
 		if err != nil {
-			return fmt.Errorf("activity metadata: %w", err)
+			return nil, true, fmt.Errorf("activity metadata: %w", err)
 		}
 		meta = string(b)
 	}
-	err := exec(ctx, q, insertActivity, actor.APIKeyID, nullIfEmpty(actor.APIKeyName), a.Action,
+	return []any{actor.APIKeyID, nullIfEmpty(actor.APIKeyName), a.Action,
 		nullIfEmpty(a.ResourceType), nullIfEmpty(a.ResourceID), nullIfEmpty(actor.RequestID),
-		nullIfEmpty(actor.ClientIP), cut(actor.Method, 10), cut(actor.Endpoint, 200), nullIfZero(a.Status), meta)
-	if err != nil {
-		return fmt.Errorf("record activity %s: %w", a.Action, classify(err))
-	}
-	return nil
+		nullIfEmpty(actor.ClientIP), cut(actor.Method, 10), cut(actor.Endpoint, 200), nullIfZero(a.Status), meta}, true, nil
 }
 
 var insertActivity = statement{name: "record activity", sql: `
@@ -149,8 +160,13 @@ func recordRow(ctx context.Context, q execer, what, verb string, row any, id uui
 	if k, ok := row.(interface{ ListKey() Key }); ok && id == uuid.Nil {
 		id = k.ListKey().ID
 	}
+	return recordActivity(ctx, q, rowEvent(what, verb, id, status))
+}
+
+// rowEvent is the audit event of the verb done to the row id named what.
+func rowEvent(what, verb string, id uuid.UUID, status int) AuditEvent {
 	rt := resourceType(what)
-	return recordActivity(ctx, q, AuditEvent{Action: rt + "." + verb, ResourceType: rt, ResourceID: id.String(), Status: status})
+	return AuditEvent{Action: rt + "." + verb, ResourceType: rt, ResourceID: id.String(), Status: status}
 }
 
 // ActivityFilter selects activities: the list's page and time window (on
@@ -179,7 +195,7 @@ func (s *Store) Activities(ctx context.Context, f ActivityFilter) ([]UserActivit
 	if f.APIKeyID != nil {
 		q = q.Where("user_activities.api_key_id = ?", *f.APIKeyID)
 	}
-	rows, more, err := list[UserActivity](ctx, q, "user_activities", f.Page, nil)
+	rows, more, err := list[UserActivity](ctx, q, "user_activities", f.Page)
 	if err != nil {
 		return nil, false, fmt.Errorf("activities: %w", err)
 	}

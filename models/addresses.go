@@ -58,7 +58,7 @@ func (s *Store) Addresses(ctx context.Context, f AddressFilter) ([]AddressUsage,
 			q = q.Where("addresses."+eq.col+" = ?", *eq.val)
 		}
 	}
-	rows, more, err := list[AddressUsage](ctx, q, "addresses", f.Page, nil)
+	rows, more, err := list[AddressUsage](ctx, q, "addresses", f.Page)
 	if err != nil {
 		return nil, false, fmt.Errorf("addresses: %w", err)
 	}

@@ -190,7 +190,7 @@ func (s *Store) Summaries(ctx context.Context, f SummaryFilter) ([]AnalyticsSumm
 		q = q.Where("analytics_summaries.period = ?", *f.Period)
 	}
 	q = whereDateIn(q, "analytics_summaries", f.StartDate, f.EndDate)
-	rows, more, err := list[AnalyticsSummary](ctx, q, "analytics_summaries", f.Page, nil)
+	rows, more, err := list[AnalyticsSummary](ctx, q, "analytics_summaries", f.Page)
 	if err != nil {
 		return nil, false, fmt.Errorf("analytics summaries: %w", err)
 	}
@@ -247,7 +247,7 @@ func (s *Store) CarrierPerformances(ctx context.Context, f CarrierPerformanceFil
 		}
 	}
 	q = whereDateIn(q, "carrier_performance", f.StartDate, f.EndDate)
-	rows, more, err := list[CarrierPerformance](ctx, q, "carrier_performance", f.Page, nil)
+	rows, more, err := list[CarrierPerformance](ctx, q, "carrier_performance", f.Page)
 	if err != nil {
 		return nil, false, fmt.Errorf("carrier performance: %w", err)
 	}
@@ -302,7 +302,7 @@ func (s *Store) SystemMetrics(ctx context.Context, p Page) ([]SystemMetric, bool
 		q = q.Where(`system_metrics."timestamp" < ?`, *p.End)
 	}
 	p.Start, p.End = nil, nil
-	rows, more, err := list[SystemMetric](ctx, q, "system_metrics", p, nil)
+	rows, more, err := list[SystemMetric](ctx, q, "system_metrics", p)
 	if err != nil {
 		return nil, false, fmt.Errorf("system metrics: %w", err)
 	}

@@ -53,19 +53,54 @@ type Page struct {
 
 // list returns a page of T's table, filtered by q, and whether there are
 // more rows beyond it in the direction of travel. Pagination is keyset,
-// never OFFSET: any page costs what the first does. find runs the page's
-// query; nil means GORM's Find.
-func list[T any](ctx context.Context, q *gorm.DB, table string, p Page, find func(q *gorm.DB, rows *[]T) error) ([]T, bool, error) {
+// never OFFSET: any page costs what the first does.
+func list[T any](ctx context.Context, q *gorm.DB, table string, p Page) ([]T, bool, error) {
+	ks := keysetOf(table, p)
 	q = q.WithContext(ctx)
+	for _, c := range ks.conds {
+		q = q.Where(c.sql, c.args...)
+	}
+	var rows []T
+	if err := q.Order(ks.order).Limit(ks.limit()).Find(&rows).Error; err != nil {
+		return nil, false, classify(err)
+	}
+	return finishPage(ctx, q.Statement.ConnPool, ks, rows)
+}
+
+// keyset is a page of a list as SQL on its table: the conditions that
+// bound it (with ? placeholders, as GORM's Where takes them), its order
+// and its size.
+type keyset struct {
+	table string
+	conds []condition
+	order string
+	size  int
+	// newerFirst is false for a page read toward newer rows: its rows come
+	// oldest first, and are presented newest first.
+	newerFirst bool
+	// cursor is the id the page is read from, if it was given by id.
+	cursor *uuid.UUID
+}
+
+type condition struct {
+	sql  string
+	args []any
+}
+
+// limit is how many rows the page reads: one more than it holds, to tell
+// whether there are more.
+func (ks keyset) limit() int { return ks.size + 1 }
+
+// keysetOf returns the keyset of page p of table: newest first by
+// (created_at, id), in [Start, End), from a cursor.
+func keysetOf(table string, p Page) keyset {
+	ks := keyset{table: table, order: table + ".created_at DESC, " + table + ".id DESC", size: p.Size, newerFirst: true}
 	if p.Start != nil {
-		q = q.Where(table+".created_at >= ?", *p.Start)
+		ks.conds = append(ks.conds, condition{table + ".created_at >= ?", []any{*p.Start}})
 	}
 	if p.End != nil {
-		q = q.Where(table+".created_at < ?", *p.End)
+		ks.conds = append(ks.conds, condition{table + ".created_at < ?", []any{*p.End}})
 	}
-	order := table + ".created_at DESC, " + table + ".id DESC"
-	newerFirst := true
-	var cursor *uuid.UUID
 	for _, cur := range []struct {
 		id  *uuid.UUID
 		key *Key
@@ -76,41 +111,41 @@ func list[T any](ctx context.Context, q *gorm.DB, table string, p Page, find fun
 			// The cursor's created_at is read in the same statement. A
 			// cursor naming no row compares with NULL and matches nothing;
 			// only an empty page then needs to ask whether it exists.
-			cursor = cur.id
-			q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+
-				" ((SELECT c.created_at FROM "+table+" AS c WHERE c.id = ?), ?)", *cur.id, *cur.id)
+			ks.cursor = cur.id
+			ks.conds = append(ks.conds, condition{"(" + table + ".created_at, " + table + ".id) " + cur.op +
+				" ((SELECT c.created_at FROM " + table + " AS c WHERE c.id = ?), ?)", []any{*cur.id, *cur.id}})
 		case cur.key != nil:
-			q = q.Where("("+table+".created_at, "+table+".id) "+cur.op+" (?, ?)", cur.key.At, cur.key.ID)
+			ks.conds = append(ks.conds, condition{"(" + table + ".created_at, " + table + ".id) " + cur.op + " (?, ?)", []any{cur.key.At, cur.key.ID}})
 		default:
 			continue
 		}
 		if cur.op == ">" {
 			// Walk forward from the cursor, then present newest first.
-			order, newerFirst = table+".created_at ASC, "+table+".id ASC", false
+			ks.order, ks.newerFirst = table+".created_at ASC, "+table+".id ASC", false
 		}
 	}
-	if find == nil {
-		find = func(q *gorm.DB, rows *[]T) error { return q.Find(rows).Error }
-	}
-	var rows []T
-	if err := find(q.Order(order).Limit(p.Size+1), &rows); err != nil {
-		return nil, false, classify(err)
-	}
-	if len(rows) == 0 && cursor != nil {
-		exists, err := queryRow[bool](ctx, q.Statement.ConnPool,
-			statement{name: "cursor exists", sql: "SELECT EXISTS (SELECT FROM " + table + " WHERE id = $1)"}, *cursor)
+	return ks
+}
+
+// finishPage turns the rows read for ks into the page and whether there
+// are more: the extra row dropped, newest first. An empty page read from
+// a cursor asks q whether the cursor names a row (ErrInvalidCursor if not).
+func finishPage[T any](ctx context.Context, q querier, ks keyset, rows []T) ([]T, bool, error) {
+	if len(rows) == 0 && ks.cursor != nil {
+		exists, err := queryRow[bool](ctx, q,
+			statement{name: "cursor exists", sql: "SELECT EXISTS (SELECT FROM " + ks.table + " WHERE id = $1)"}, *ks.cursor)
 		if err != nil {
 			return nil, false, classify(err)
 		}
 		if !exists {
-			return nil, false, fmt.Errorf("cursor %s: %w", cursor, ErrInvalidCursor)
+			return nil, false, fmt.Errorf("cursor %s: %w", ks.cursor, ErrInvalidCursor)
 		}
 	}
-	more := len(rows) > p.Size
+	more := len(rows) > ks.size
 	if more {
-		rows = rows[:p.Size]
+		rows = rows[:ks.size]
 	}
-	if !newerFirst {
+	if !ks.newerFirst {
 		slices.Reverse(rows)
 	}
 	return rows, more, nil

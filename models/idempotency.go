@@ -9,7 +9,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
+	"github.com/jackc/pgx/v5"
 )
 
 // Idempotency outcomes that are the client's to resolve.
@@ -56,18 +56,26 @@ type IdempotentResponse struct {
 // ErrOutcomeUnknown: a retry then replays (it committed) or writes (it did
 // not).
 func (s *Store) Idempotent(ctx context.Context, req IdempotentRequest, write func(context.Context) (IdempotentResponse, error)) (replay *IdempotentResponse, err error) {
-	err = s.inTx(ctx, func(tx *gorm.DB) error {
-		q := tx.Statement.ConnPool
-		locked, err := queryRow[bool](ctx, q, idempotencyLockStatement, idempotencyLock(req))
-		if err != nil {
-			return fmt.Errorf("lock idempotency key: %w", classify(err))
+	err = s.inPipeTx(ctx, func(t *pipeTx) error {
+		// BEGIN, the lock and the lookup share a round trip. The lookup runs
+		// whether or not the lock was taken; without it, it only waits when
+		// the holder has just cleared an expired record of the key, until
+		// the holder's transaction ends.
+		var locked bool
+		var prev []IdempotencyKey
+		b := &pgx.Batch{}
+		b.Queue(idempotencyLockStatement.sql, idempotencyLock(req)).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&locked)
+		})
+		b.Queue(idempotencyRecordStatement.sql, req.APIKeyID, req.Key).Query(func(rows pgx.Rows) error {
+			_, err := collect(s.db, rows, idempotencyRecordStatement.sql, &prev)
+			return err
+		})
+		if err := t.pipeline(ctx, b); err != nil {
+			return fmt.Errorf("idempotency key: %w", err)
 		}
 		if !locked {
 			return ErrIdempotencyInFlight
-		}
-		var prev []IdempotencyKey
-		if _, err := s.find(ctx, q, idempotencyRecordStatement, &prev, req.APIKeyID, req.Key); err != nil {
-			return fmt.Errorf("idempotency key: %w", classify(err))
 		}
 		if len(prev) == 1 {
 			p := prev[0]
@@ -77,6 +85,10 @@ func (s *Store) Idempotent(ctx context.Context, req IdempotentRequest, write fun
 			replay = &IdempotentResponse{Status: *p.StatusCode, Headers: p.ResponseHeaders, Body: p.ResponseBody}
 			return nil
 		}
+		tx, err := t.gormTx(ctx, s.db)
+		if err != nil {
+			return err
+		}
 		resp, err := write(withTx(ctx, tx))
 		if err != nil {
 			return err
@@ -85,7 +97,10 @@ func (s *Store) Idempotent(ctx context.Context, req IdempotentRequest, write fun
 			APIKeyID: req.APIKeyID, Key: req.Key, Method: req.Method, Path: req.Path, RequestHash: req.Hash,
 			StatusCode: &resp.Status, ResponseHeaders: resp.Headers, ResponseBody: resp.Body,
 		}
-		return insert(ctx, tx, &rec, "idempotency key")
+		if err := tx.Create(&rec).Error; err != nil {
+			return fmt.Errorf("create idempotency key: %w", classify(err))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,21 +22,21 @@ import (
 var keepJoinOrder = statement{name: "keep join order", sql: `SELECT set_config('join_collapse_limit', '1', true)`}
 
 // findJoined runs the statement text with args, a read of shipments
-// joined to their associations, with keepJoinOrder, and scans its rows
-// into dest (a *Shipment, or a *[]Shipment) with GORM. It returns how many
-// rows it scanned.
+// joined to their associations, with keepJoinOrder, and appends its rows
+// to dest. It returns how many rows it scanned.
 //
 // On the pool the two statements go out in one pipeline, one implicit
 // transaction, so keeping the order costs no round trip; in the
 // transaction ctx carries (a write's), keepJoinOrder is a statement of its
 // own.
-func (s *Store) findJoined(ctx context.Context, text string, args []any, dest any) (int64, error) {
+func (s *Store) findJoined(ctx context.Context, text string, args []any, dest *[]Shipment) (int, error) {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		q := tx.Statement.ConnPool
 		if err := exec(ctx, q, keepJoinOrder); err != nil {
 			return 0, err
 		}
-		return s.find(ctx, q, statement{name: "shipments joined", sql: text}, dest, args...)
+		n, err := s.find(ctx, q, statement{name: "shipments joined", sql: text}, dest, args...)
+		return int(n), err
 	}
 	for attempt := 1; ; attempt++ {
 		n, err := s.pipelineJoined(ctx, text, args, dest)
@@ -51,14 +50,14 @@ func (s *Store) findJoined(ctx context.Context, text string, args []any, dest an
 
 // pipelineJoined sends keepJoinOrder and the statement text in one
 // pipeline on a connection of the pool of ctx's reads (readPool).
-func (s *Store) pipelineJoined(ctx context.Context, text string, args []any, dest any) (int64, error) {
+func (s *Store) pipelineJoined(ctx context.Context, text string, args []any, dest *[]Shipment) (int, error) {
 	pool, _ := s.readPool(ctx)
 	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	var n int64
+	var n int
 	err = conn.Raw(func(driverConn any) error {
 		b := &pgx.Batch{}
 		b.Queue(keepJoinOrder.sql)
@@ -72,29 +71,8 @@ func (s *Store) pipelineJoined(ctx context.Context, text string, args []any, des
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		n, err = s.scan(ctx, pgxRows{rows}, dest)
+		n, err = collect(s.db, rows, text, dest)
 		return err
 	})
 	return n, err
-}
-
-// pgxRows are pgx's rows as GORM scans them.
-type pgxRows struct{ pgx.Rows }
-
-func (r pgxRows) Columns() ([]string, error) {
-	fields := r.FieldDescriptions()
-	names := make([]string, len(fields))
-	for i, f := range fields {
-		names[i] = f.Name
-	}
-	return names, nil
-}
-
-// ColumnTypes is nil: GORM asks for them only to scan into maps.
-func (r pgxRows) ColumnTypes() ([]*sql.ColumnType, error) { return nil, nil }
-
-func (r pgxRows) Close() error {
-	r.Rows.Close()
-	return r.Rows.Err()
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Money is an exact amount in hundredths of the currency unit (cents). It
@@ -105,4 +108,36 @@ func (m *Money) Scan(src any) error {
 		return nil
 	}
 	return fmt.Errorf("money: cannot scan %T", src)
+}
+
+// ScanNumeric implements pgx's NumericScanner: an exact amount with at
+// most two decimals, without the decimal text database/sql goes through.
+func (m *Money) ScanNumeric(v pgtype.Numeric) error {
+	switch {
+	case !v.Valid:
+		return errors.New("money: cannot scan NULL")
+	case v.NaN || v.InfinityModifier != pgtype.Finite:
+		return errors.New("money: cannot scan NaN or infinity")
+	}
+	exp := int64(v.Exp) + 2 // the power of ten of v.Int, in cents
+	if exp == 0 && v.Int.IsInt64() {
+		// numeric(12,2), the columns' type, comes with exactly that scale.
+		*m = Money(v.Int.Int64())
+		return nil
+	}
+	n := new(big.Int).Set(v.Int)
+	if exp > 0 {
+		n.Mul(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(exp), nil))
+	} else if exp < 0 {
+		var rem big.Int
+		n.QuoRem(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(-exp), nil), &rem)
+		if rem.Sign() != 0 {
+			return ErrMoneyPrecision
+		}
+	}
+	if !n.IsInt64() {
+		return errors.New("money: out of range")
+	}
+	*m = Money(n.Int64())
+	return nil
 }

@@ -71,8 +71,9 @@ type Store struct {
 	dashQueue *dashboardQueue
 	// dashFlights coalesces concurrent dashboards of the same range.
 	dashFlights coalescer[dashboardKey, Dashboard]
-	// shipmentByID is the statement of Shipment, built on first use.
-	shipmentByID func() statement
+	// shipmentsJoined is the SELECT … FROM of the shipment reads, built on
+	// first use.
+	shipmentsJoined func() string
 	// keys is the API keys' listener settings and lookup count (apikeys.go).
 	keys keyState
 	// replicas are the read replicas (replicas.go); nil without any.
@@ -92,7 +93,7 @@ func Open(dsn string, o PoolOptions) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db, pool: pool, health: health, dashQueue: newDashboardQueue(),
-		shipmentByID: sync.OnceValue(func() statement { return shipmentByIDStatement(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
+		shipmentsJoined: sync.OnceValue(func() string { return shipmentsJoinedStatement(db) }), keys: keyState{listen: listenConfig(cfg, o)}}, nil
 }
 
 // openPools opens a server's connections as the Store uses them: the

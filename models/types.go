@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // TimeFormat is how the API writes instants: RFC 3339, UTC, microseconds.
@@ -128,5 +130,33 @@ func (j *JSON) Scan(src any) error {
 	default:
 		return fmt.Errorf("json: cannot scan %T", src)
 	}
+	return nil
+}
+
+// ScanTimestamptz implements pgx's TimestamptzScanner, so that pgx fills
+// a Time without going through database/sql's values.
+func (t *Time) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid || v.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("time: cannot scan %s", describeTimestamptz(v))
+	}
+	t.Time = v.Time.UTC()
+	return nil
+}
+
+func describeTimestamptz(v pgtype.Timestamptz) string {
+	if !v.Valid {
+		return "NULL"
+	}
+	return "an infinite timestamp"
+}
+
+// ScanBytes implements pgx's BytesScanner: the document's text, copied
+// (pgx reuses its buffer).
+func (j *JSON) ScanBytes(v []byte) error {
+	if v == nil {
+		*j = nil
+		return nil
+	}
+	*j = append((*j)[:0], v...)
 	return nil
 }
