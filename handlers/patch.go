@@ -3,11 +3,12 @@ package handlers
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/waybill/waybill/jsonenc"
 )
 
 // etag is a strong ETag over a resource's JSON representation: it changes
@@ -17,9 +18,9 @@ func etag(body []byte) string {
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
-// representation returns v's JSON and its ETag.
+// representation returns v's JSON (as json.Marshal writes it) and its ETag.
 func representation(v any) ([]byte, string, error) {
-	body, err := json.Marshal(v)
+	body, err := jsonenc.Marshal(v)
 	if err != nil {
 		return nil, "", err
 	}

@@ -86,6 +86,7 @@ func New(o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(o.Log)
+	e.JSONSerializer = jsonSerializer{}
 	e.Use(
 		assignRequestID,
 		accessLog(o.Log, o.Metrics),
