@@ -37,10 +37,14 @@ type result struct {
 	// probeServer is the probe's latency as the server timed it over the
 	// measured window; nil if not measured.
 	probeServer *serverLatency
-	pgbench     pgbenchResult
-	// pgbenchErr is why pgbench could not measure; "" when it did or the
-	// scenario has no script.
-	pgbenchErr string
+	// memory is the server's Go runtime over the measured window; nil if
+	// not measured.
+	memory *memory
+	// pgbench is the ceiling of the server's statements (the scenario's
+	// script), simplest that of the simplest SQL; the errors are why
+	// pgbench could not measure, "" when it did or there is no script.
+	pgbench, simplest       pgbenchResult
+	pgbenchErr, simplestErr string
 	// serverWork and scriptWork are the SQL a request cost, as PostgreSQL
 	// counted it; nil if not measured.
 	serverWork, scriptWork *work
@@ -81,7 +85,7 @@ func (r result) errors() int {
 // failed reports whether the scenario failed: an answer other than 2xx,
 // no answer at all within the window, or a pgbench error.
 func (r result) failed() bool {
-	return r.errors() > 0 || len(r.shown().latencies) == 0 || r.pgbenchErr != ""
+	return r.errors() > 0 || len(r.shown().latencies) == 0 || r.pgbenchErr != "" || r.simplestErr != ""
 }
 
 // peak is a server's peak RSS on one dataset.
@@ -190,16 +194,12 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 		probe = s.probe(f)
 	}
 	var probed measured
-	// The probe's route as the server timed it: its latency histogram,
-	// scraped from /metrics as the measured window starts and ends.
-	var scraper *windowScraper
-	var edge func(end bool)
-	if s.probeRoute != "" {
-		metricsClient := newClient(1)
-		defer metricsClient.CloseIdleConnections()
-		scraper = &windowScraper{ctx: ctx, client: metricsClient, base: srv.base, route: s.probeRoute}
-		edge = scraper.edge
-	}
+	// The server's /metrics, scraped as the measured window starts and
+	// ends: the probe's route as the server timed it, and what the Go
+	// runtime allocated.
+	metricsClient := newClient(1)
+	defer metricsClient.CloseIdleConnections()
+	scraper := &windowScraper{ctx: ctx, client: metricsClient, base: srv.base}
 	run := func() (int, error) {
 		profiled := make(chan error, 1)
 		if srv.pprof != "" {
@@ -208,7 +208,7 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 		} else {
 			profiled <- nil
 		}
-		r.http, probed = drive(ctx, client, h.opts.concurrency, h.opts.warmup, h.opts.duration, s.load(f), probe, edge)
+		r.http, probed = drive(ctx, client, h.opts.concurrency, h.opts.warmup, h.opts.duration, s.load(f), probe, scraper.edge)
 		if err := <-profiled; err != nil {
 			h.logf("%s: no CPU profile: %v", s.name, err)
 		}
@@ -231,12 +231,17 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 	}
 	shown := r.shown()
 	h.logf("%s: %.0f req/s, p50 %s, p99 %s, %d errors", s.name, shown.rate(), ms(shown.p(50)), ms(shown.p(99)), r.errors())
-	if scraper != nil {
-		if r.probeServer, err = scraper.latency(); err != nil {
+	if s.probeRoute != "" {
+		if r.probeServer, err = scraper.latency(s.probeRoute); err != nil {
 			h.logf("%s: no server-side latency of %s: %v", s.name, s.probeRoute, err)
 		} else {
 			h.logf("%s: %s %s", s.name, s.probeRoute, r.probeServer)
 		}
+	}
+	if r.memory, err = scraper.memory(len(r.http.latencies)+len(probed.latencies), r.http.window); err != nil {
+		h.logf("%s: no runtime counters: %v", s.name, err)
+	} else {
+		h.logf("%s: %s", s.name, r.memory)
 	}
 	if r.errors() > 0 {
 		h.logf("%s: first error: %s", s.name, firstNonEmpty(r.http.firstErr, probed.firstErr))
@@ -249,7 +254,7 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 	scriptWork, err := measureWork(ctx, stats, exitedFlush, func() (int, error) {
 		var n int
 		var err error
-		r.pgbench, n, err = h.runPgbench(ctx, dbURL, s, f)
+		r.pgbench, n, err = h.runPgbench(ctx, dbURL, s.script, s, f)
 		if err != nil && ctx.Err() == nil {
 			r.pgbenchErr = err.Error()
 			err = nil
@@ -277,6 +282,19 @@ func (h *harness) scenario(ctx context.Context, client *http.Client, stats *pgx.
 	if r.stale() {
 		h.logf("%s: WARNING: bench/pgbench/%s no longer sends what the server sends", s.name, s.script)
 	}
+	if s.simplest == "" {
+		return r, nil
+	}
+	h.logf("%s: pgbench %s, %d clients", s.name, s.simplest, h.opts.concurrency)
+	if r.simplest, _, err = h.runPgbench(ctx, dbURL, s.simplest, s, f); err != nil {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		r.simplestErr = err.Error()
+		h.logf("%s: %s", s.name, r.simplestErr)
+		return r, nil
+	}
+	h.logf("%s: pgbench, simplest SQL, %.0f tps", s.name, r.simplest.tps)
 	return r, nil
 }
 

@@ -66,6 +66,7 @@ type options struct {
 	dashboardShipments int // for the dashboard
 	pgbench            string
 	pprofDir           string   // CPU profiles of the server, one per scenario
+	serverEnv          []string // more of the server's environment (-server-env)
 	bulk               bool     // time a batch import and an export (bulk.go)
 	scale              bool     // 1, 2 and 3 instances behind PgBouncer (scale.go)
 	args               []string // as given, for the report
@@ -92,6 +93,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		"URL of a database on the PostgreSQL server to use; the harness creates its own databases there (env WAYBILL_BENCH_DATABASE_URL)")
 	fs.IntVar(&o.shipments, "shipments", 100_000, "shipments seeded for get, list, create and readyz")
 	fs.IntVar(&o.dashboardShipments, "dashboard-shipments", 1_000_000, "shipments seeded for the dashboard")
+	fs.Func("server-env", "NAME=value in the server's environment, e.g. GOGC=400 (repeatable); the server gets no other variable of docs/configuration.md from the caller's", func(v string) error {
+		if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+			return fmt.Errorf("want NAME=value, got %q", v)
+		}
+		o.serverEnv = append(o.serverEnv, v)
+		return nil
+	})
 	fs.StringVar(&o.pgbench, "pgbench", "", "the pgbench binary (default: on PATH, else the newest under /usr/lib/postgresql)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: go run ./bench [flags]\n\nBenchmarks the API against pgbench running the same SQL (docs/benchmarks.md).\nScenarios: "+strings.Join(scenarioNames(), ", ")+"\n\nFlags:")

@@ -25,23 +25,31 @@ type bucket struct {
 	count float64 // observations ≤ le
 }
 
-// scrapeHistogram reads the series of family with exactly the given
-// labels (le aside) from the server's GET /metrics. A series the server
-// has not created yet is an empty histogram.
-func scrapeHistogram(ctx context.Context, client *http.Client, base, family string, labels map[string]string) (histogram, error) {
+// scrapeMetrics returns the server's GET /metrics in the text format.
+func scrapeMetrics(ctx context.Context, client *http.Client, base string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	// The text format, which parseHistogram reads.
+	// The text format, which parseHistogram and parseCounter read.
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	body, err := exchange(client, req)
-	if err != nil {
-		return nil, err
+	return string(body), err
+}
+
+// parseCounter returns the value of the series name (no labels) in a
+// scrape in the Prometheus text format, or an error if it is not there.
+func parseCounter(text, name string) (float64, error) {
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(line, name+" ")
+		if !ok {
+			continue
+		}
+		return strconv.ParseFloat(strings.TrimSpace(rest), 64)
 	}
-	return parseHistogram(string(body), family, labels)
+	return 0, fmt.Errorf("no %s in /metrics", name)
 }
 
 // parseHistogram returns the buckets of family's series with the given
@@ -218,13 +226,13 @@ func (s serverLatency) String() string {
 		durationFamily, s.h.count(), s.h.boundText(50), s.h.boundText(99))
 }
 
-// windowScraper scrapes route's latency histogram at the edges of a
-// measured window; drive calls edge at the start and at the end.
+// windowScraper scrapes the server's /metrics at the edges of a measured
+// window; drive calls edge at the start and at the end.
 type windowScraper struct {
 	ctx           context.Context
 	client        *http.Client
-	base, route   string
-	before, after histogram
+	base          string
+	before, after string
 	err           error
 }
 
@@ -232,24 +240,82 @@ func (w *windowScraper) edge(end bool) {
 	if w.err != nil {
 		return
 	}
-	h, err := scrapeHistogram(w.ctx, w.client, w.base, durationFamily, map[string]string{"method": http.MethodGet, "route": w.route})
+	text, err := scrapeMetrics(w.ctx, w.client, w.base)
 	switch {
 	case err != nil:
 		w.err = err
 	case end:
-		w.after = h
+		w.after = text
 	default:
-		w.before = h
+		w.before = text
 	}
 }
 
-// latency returns what the window's scrapes say, or why they say nothing.
-func (w *windowScraper) latency() (*serverLatency, error) {
-	switch {
-	case w.err != nil:
-		return nil, w.err
-	case w.after == nil:
-		return nil, fmt.Errorf("no %s series for GET %s in /metrics after the window", durationFamily, w.route)
+// scraped returns why the window has no scrapes at its edges, or nil.
+func (w *windowScraper) scraped() error {
+	if w.err == nil && w.after == "" {
+		return errors.New("no scrape of /metrics at the end of the window")
 	}
-	return &serverLatency{route: w.route, h: w.after.since(w.before)}, nil
+	return w.err
+}
+
+// latency returns route's latency over the window, as the server timed it.
+func (w *windowScraper) latency(route string) (*serverLatency, error) {
+	if err := w.scraped(); err != nil {
+		return nil, err
+	}
+	labels := map[string]string{"method": http.MethodGet, "route": route}
+	before, err := parseHistogram(w.before, durationFamily, labels)
+	if err != nil {
+		return nil, err
+	}
+	after, err := parseHistogram(w.after, durationFamily, labels)
+	switch {
+	case err != nil:
+		return nil, err
+	case after == nil:
+		return nil, fmt.Errorf("no %s series for GET %s in /metrics after the window", durationFamily, route)
+	}
+	return &serverLatency{route: route, h: after.since(before)}, nil
+}
+
+// memory is what the server's Go runtime did over a measured window, per
+// request answered in it: heap allocations (count and bytes) and garbage
+// collections, from the Go collector's counters (metrics/metrics.go).
+type memory struct {
+	allocs, bytes float64 // per request
+	gcs           float64 // GC cycles per second of the window
+}
+
+// runtimeCounters are the Go collector's series memory reads, in the order
+// of its fields.
+var runtimeCounters = []string{"go_memstats_mallocs_total", "go_memstats_alloc_bytes_total", "go_gc_duration_seconds_count"}
+
+// memory returns the runtime's work over the window, which answered
+// requests in window.
+func (w *windowScraper) memory(requests int, window time.Duration) (*memory, error) {
+	if err := w.scraped(); err != nil {
+		return nil, err
+	}
+	if requests == 0 || window <= 0 {
+		return nil, errors.New("no request answered in the window")
+	}
+	var delta [3]float64
+	for i, name := range runtimeCounters {
+		before, err := parseCounter(w.before, name)
+		if err != nil {
+			return nil, err
+		}
+		after, err := parseCounter(w.after, name)
+		if err != nil {
+			return nil, err
+		}
+		delta[i] = after - before
+	}
+	n := float64(requests)
+	return &memory{allocs: delta[0] / n, bytes: delta[1] / n, gcs: delta[2] / window.Seconds()}, nil
+}
+
+func (m memory) String() string {
+	return fmt.Sprintf("%.0f allocations, %.1f KiB a request; %.1f GC cycles/s", m.allocs, m.bytes/1024, m.gcs)
 }

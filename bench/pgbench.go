@@ -34,7 +34,9 @@ LEFT JOIN customs_infos AS "CustomsInfo" ON shipments.customs_info_id = "Customs
 `
 
 // scripts are the pgbench scripts: for each scenario, the statements the
-// server sends for one request (see the comment at the top of each).
+// server sends for one request (<name>.sql), and the simplest SQL that
+// returns the same data (<name>.simplest.sql); the comment at the top of
+// each says what it sends.
 //
 //go:embed pgbench/*.sql
 var scripts embed.FS
@@ -92,20 +94,20 @@ func parsePgbench(out string) (pgbenchResult, error) {
 	return r, nil
 }
 
-// runPgbench runs a scenario's script against dbURL: a warm-up run, then
+// runPgbench runs script, one of s's, against dbURL: a warm-up run, then
 // the measured one, both at the harness's concurrency, in prepared mode
 // (as pgx prepares and caches every statement the server sends), without
 // pgbench's own tables (-n). It returns the measured run's result and the
 // transactions of both runs.
-func (h *harness) runPgbench(ctx context.Context, dbURL string, s scenario, f *fixtures) (pgbenchResult, int, error) {
-	src, err := scripts.ReadFile("pgbench/" + s.script)
+func (h *harness) runPgbench(ctx context.Context, dbURL, script string, s scenario, f *fixtures) (pgbenchResult, int, error) {
+	src, err := scripts.ReadFile("pgbench/" + script)
 	if err != nil {
 		return pgbenchResult{}, 0, err
 	}
 	dashboard := strings.NewReplacer("$1", ":start_date", "$2", ":end_date").Replace(models.DashboardStatement())
 	src = []byte(strings.NewReplacer("{{models.DashboardStatement}}", dashboard,
 		"{{shipment_joined}}", strings.TrimSuffix(shipmentJoined, "\n")).Replace(string(src)))
-	file := filepath.Join(h.dir, s.script)
+	file := filepath.Join(h.dir, script)
 	if err := os.WriteFile(file, src, 0o644); err != nil {
 		return pgbenchResult{}, 0, err
 	}

@@ -58,7 +58,7 @@ var serverConfig = []string{
 	"DATABASE_URL", "DATABASE_REPLICA_URLS", "DB_MAX_OPEN_CONNS", "DB_MAX_IDLE_CONNS", "DB_CONN_MAX_LIFETIME",
 	"DB_CONN_MAX_IDLE_TIME", "DB_CONNECT_TIMEOUT", "DB_STATEMENT_TIMEOUT", "DB_PGBOUNCER", "APP_INSTANCES",
 	"HTTP_ADDR", "PPROF_ADDR", "REQUEST_TIMEOUT", "DRAIN_DELAY", "SHUTDOWN_TIMEOUT", "BODY_LIMIT", "RATE_LIMIT_RPS", "AUTH_CACHE_TTL", "AUTH_FAILURE_RPS",
-	"LOG_LEVEL", "LOG_FORMAT", "WEBHOOK_SECRET",
+	"LOG_LEVEL", "LOG_FORMAT", "WEBHOOK_SECRET", "GOGC", "GOMEMLIMIT",
 }
 
 // serverEnv returns the environment of a waybill process: the caller's
@@ -126,7 +126,7 @@ type server struct {
 // a Ctrl-C in the terminal reaches only the harness, which then stops it
 // in order; and it gets SIGTERM should the harness die first.
 func (h *harness) startServer(ctx context.Context, dbURL string) (*server, error) {
-	return h.startServerWith(ctx, dbURL)
+	return h.startServerWith(ctx, dbURL, h.opts.serverEnv...)
 }
 
 // startServerWith is startServer with more of the server's environment

@@ -149,7 +149,7 @@ func joined(db *gorm.DB) *gorm.DB {
 // info expanded. It returns ErrNotFound if there is no such shipment.
 func (s *Store) Shipment(ctx context.Context, id uuid.UUID) (Shipment, error) {
 	rows := make([]Shipment, 0, 1)
-	n, err := s.findJoined(ctx, s.shipmentsJoined()+` WHERE "shipments"."id" = $1`, []any{id}, &rows)
+	n, err := s.findJoined(ctx, s.shipmentsJoined()+` WHERE "shipments"."id" = $1`, []any{id}, &rows, true)
 	switch {
 	case err != nil:
 		return Shipment{}, fmt.Errorf("shipment %s: %w", id, classify(err))
@@ -191,7 +191,7 @@ func (s *Store) Shipments(ctx context.Context, f ShipmentFilter) ([]Shipment, bo
 	}
 	text := s.shipmentsJoined() + w.String() + " ORDER BY " + ks.order + " LIMIT " + strconv.Itoa(ks.limit())
 	rows := make([]Shipment, 0, ks.limit())
-	if _, err := s.findJoined(ctx, text, w.args, &rows); err != nil {
+	if _, err := s.findJoined(ctx, text, w.args, &rows, false); err != nil {
 		return nil, false, fmt.Errorf("shipments: %w", classify(err))
 	}
 	rows, more, err := finishPage(ctx, s.conn(ctx).Statement.ConnPool, ks, rows)
