@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // MaxAnalyticsDays is the longest range, in days, that the dashboard and a
@@ -288,9 +290,6 @@ ORDER BY 1, 2, 4, 19`,
 	fmt.Sprintf(dayFiguresSQL, "live"), fmt.Sprintf(dayRoutesSQL, "live"),
 	groupDayCurrency, groupRoute, groupUnmaterialized, firstShipmentDaySQL)
 
-// dashboardStatement is dashboardSQL, named.
-var dashboardStatement = statement{name: "dashboard", sql: dashboardSQL}
-
 // DashboardStatement is the statement Dashboard sends, with the range's
 // first and last day as $1 and $2, for tools that measure it (task bench).
 func DashboardStatement() string { return dashboardSQL }
@@ -370,7 +369,15 @@ type dashboardKey struct {
 // dashboard runs the dashboard's statement on pool, assembles its rows,
 // and queues the days it found unmaterialized for the refresher.
 func (s *Store) dashboard(ctx context.Context, pool *sql.DB, start, end Date) (Dashboard, error) {
-	rows, err := query[dashboardRow](ctx, pool, dashboardStatement, start, end)
+	var rows []dashboardRow
+	err := onPgx(ctx, pool, func(c *pgx.Conn) error {
+		r, err := c.Query(ctx, dashboardSQL, start, end)
+		if err != nil {
+			return err
+		}
+		_, err = collect(s.db, r, dashboardSQL, &rows)
+		return err
+	})
 	if err != nil {
 		return Dashboard{}, fmt.Errorf("dashboard: %w", classify(err))
 	}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,51 +47,54 @@ func (s *Store) findJoined(ctx context.Context, text string, args []any, dest *[
 		n, err := s.find(ctx, q, statement{name: "shipments joined", sql: text}, dest, args...)
 		return int(n), err
 	}
+	pool, _ := s.readPool(ctx)
+	var n int
+	err := onPgx(ctx, pool, func(c *pgx.Conn) (err error) {
+		n, err = s.pipelineJoined(ctx, c, text, args, dest, byKey)
+		return err
+	})
+	return n, err
+}
+
+// onPgx runs fn on the pgx connection under one of pool's. As database/sql
+// does for a statement of its own, a connection found closed before
+// anything was sent is retried once on another.
+func onPgx(ctx context.Context, pool *sql.DB, fn func(*pgx.Conn) error) error {
 	for attempt := 1; ; attempt++ {
-		n, err := s.pipelineJoined(ctx, text, args, dest, byKey)
-		// As database/sql does for a statement of its own: a connection
-		// found closed before anything was sent is retried on another.
+		conn, err := pool.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		err = conn.Raw(func(driverConn any) error { return fn(driverConn.(*stdlib.Conn).Conn()) })
+		conn.Close()
 		if err == nil || attempt == 2 || !pgconn.SafeToRetry(err) {
-			return n, err
+			return err
 		}
 	}
 }
 
 // pipelineJoined sends keepJoinOrder and the statement text in one
-// pipeline on a connection of the pool of ctx's reads (readPool); a read
-// byKey goes alone where statements are prepared (see findJoined).
-func (s *Store) pipelineJoined(ctx context.Context, text string, args []any, dest *[]Shipment, byKey bool) (int, error) {
-	pool, _ := s.readPool(ctx)
-	conn, err := pool.Conn(ctx)
+// pipeline on c, a connection of the pool of ctx's reads (readPool); a
+// read byKey goes alone where statements are prepared (see findJoined).
+func (s *Store) pipelineJoined(ctx context.Context, c *pgx.Conn, text string, args []any, dest *[]Shipment, byKey bool) (int, error) {
+	if byKey && c.Config().DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+		rows, err := c.Query(ctx, text, args...)
+		if err != nil {
+			return 0, err
+		}
+		return collect(s.db, rows, text, dest)
+	}
+	b := &pgx.Batch{}
+	b.Queue(keepJoinOrder.sql)
+	b.Queue(text, args...)
+	br := c.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return 0, err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close()
-	var n int
-	err = conn.Raw(func(driverConn any) error {
-		c := driverConn.(*stdlib.Conn).Conn()
-		if byKey && c.Config().DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
-			rows, err := c.Query(ctx, text, args...)
-			if err != nil {
-				return err
-			}
-			n, err = collect(s.db, rows, text, dest)
-			return err
-		}
-		b := &pgx.Batch{}
-		b.Queue(keepJoinOrder.sql)
-		b.Queue(text, args...)
-		br := c.SendBatch(ctx, b)
-		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		n, err = collect(s.db, rows, text, dest)
-		return err
-	})
-	return n, err
+	return collect(s.db, rows, text, dest)
 }
