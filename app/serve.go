@@ -48,6 +48,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
+	gc := tuneGC(e.getenv)
+	log.WithFields(logrus.Fields{"gogc": gc.GOGC, "gomemlimit_bytes": gc.GOMEMLIMIT}).Debug("garbage collector")
 	return serve(ctx, cfg, log, nil)
 }
 
