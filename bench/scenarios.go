@@ -77,7 +77,7 @@ var scenarios = []scenario{
 		vars: func(f *fixtures) map[string]string {
 			return map[string]string{"nids": fmt.Sprint(len(f.ids))}
 		},
-		target: target{minRatio: 0.45},
+		target: target{minRatio: 0.45, maxAllocs: 200, maxKiB: 32},
 	},
 	{
 		name: "list", title: "list 20, status filter",
@@ -95,7 +95,7 @@ var scenarios = []scenario{
 		vars: func(f *fixtures) map[string]string {
 			return map[string]string{"nlist": fmt.Sprint(len(f.listIDs)), "status": listStatus}
 		},
-		target: target{minRatio: 0.45, maxP99: 30 * time.Millisecond},
+		target: target{minRatio: 0.45, maxP99: 30 * time.Millisecond, maxAllocs: 2100, maxKiB: 96},
 	},
 	{
 		name: "create", title: "create with addresses + parcel",
@@ -122,7 +122,7 @@ var scenarios = []scenario{
 				"resp_headers": string(headers), "resp_body": `\x` + hex.EncodeToString(f.createResponse),
 			}
 		},
-		target: target{minRatio: 0.65},
+		target: target{minRatio: 0.65, maxAllocs: 1600, maxKiB: 112},
 	},
 	{
 		name: "dashboard", title: "dashboard, 30 days", dashboard: true,
