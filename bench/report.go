@@ -302,18 +302,19 @@ func (r result) judged() (ceiling pgbenchResult, ok bool) {
 }
 
 // sqlCost says how the server's statements compare with the simplest SQL,
-// both under pgbench, when they differ by more than the noise of a run
-// (5 %); "" when they do not or either was not measured.
+// both under pgbench, when they differ by more than two pgbench runs of
+// the same statement did on this shared machine (up to 27 %, hence 30 %);
+// "" when they do not or either was not measured.
 func (r result) sqlCost() string {
 	server, simplest := r.pgbench.tps, r.simplest.tps
 	if r.scenario.simplest == "" || r.pgbenchErr != "" || r.simplestErr != "" || server <= 0 || simplest <= 0 {
 		return ""
 	}
 	switch q := server / simplest; {
-	case q < 0.95:
+	case q < 0.7:
 		return fmt.Sprintf("%s's statements cost %.0f %% more than the simplest SQL (%s against %s tps)",
 			r.scenario.name, 100*(simplest/server-1), thousands(server), thousands(simplest))
-	case q > 1.05:
+	case q > 1.3:
 		return fmt.Sprintf("%s's statements are %.1f× as fast as the simplest SQL (%s against %s tps)",
 			r.scenario.name, q, thousands(server), thousands(simplest))
 	}
