@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 
@@ -119,25 +118,17 @@ func (m *Money) ScanNumeric(v pgtype.Numeric) error {
 	case v.NaN || v.InfinityModifier != pgtype.Finite:
 		return errors.New("money: cannot scan NaN or infinity")
 	}
-	exp := int64(v.Exp) + 2 // the power of ten of v.Int, in cents
-	if exp == 0 && v.Int.IsInt64() {
-		// numeric(12,2), the columns' type, comes with exactly that scale.
+	if v.Exp == -2 && v.Int.IsInt64() {
+		// numeric(12,2), the columns' type, mostly comes with that scale:
+		// v.Int is then the cents.
 		*m = Money(v.Int.Int64())
 		return nil
 	}
-	n := new(big.Int).Set(v.Int)
-	if exp > 0 {
-		n.Mul(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(exp), nil))
-	} else if exp < 0 {
-		var rem big.Int
-		n.QuoRem(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(-exp), nil), &rem)
-		if rem.Sign() != 0 {
-			return ErrMoneyPrecision
-		}
+	// Any other scale (trailing zeros trimmed, an integer): through the
+	// decimal text, by ParseMoney's rules.
+	text, err := v.Value()
+	if err != nil {
+		return err
 	}
-	if !n.IsInt64() {
-		return errors.New("money: out of range")
-	}
-	*m = Money(n.Int64())
-	return nil
+	return m.Scan(text)
 }

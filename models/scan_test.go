@@ -2,10 +2,12 @@ package models
 
 import (
 	"context"
+	"math/big"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // TestScanMatchesGORM reads shipments through the hot path (pgx, collect)
@@ -100,5 +102,28 @@ func TestScanMatchesGORM(t *testing.T) {
 				t.Errorf("absent associations read as %+v %+v %+v %+v, want nil", got.Parcel, got.CustomsInfo, got.ReturnAddress, got.BuyerAddress)
 			}
 		})
+	}
+}
+
+// TestMoneyScanNumeric scans numerics of every scale pgx may hand over:
+// the columns' own (cents), trimmed, whole, and one with too many places.
+func TestMoneyScanNumeric(t *testing.T) {
+	for _, c := range []struct {
+		int  int64
+		exp  int32
+		want Money
+		err  bool
+	}{
+		{1210, -2, 1210, false},
+		{121, -1, 1210, false},
+		{-5, 0, -500, false},
+		{3, 2, 30000, false},
+		{12345, -3, 0, true},
+	} {
+		var m Money
+		err := m.ScanNumeric(pgtype.Numeric{Int: big.NewInt(c.int), Exp: c.exp, Valid: true})
+		if (err != nil) != c.err || (!c.err && m != c.want) {
+			t.Errorf("ScanNumeric(%de%d) = %v, %v; want %v, error %v", c.int, c.exp, m, err, c.want, c.err)
+		}
 	}
 }
