@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -240,5 +242,55 @@ func TestDriveEdges(t *testing.T) {
 	}
 	if len(m.latencies) == 0 {
 		t.Error("no request measured")
+	}
+}
+
+// TestJudgedCeiling: a ratio target is judged against the faster of the
+// two pgbench runs, whichever it is, and not met when neither measured.
+func TestJudgedCeiling(t *testing.T) {
+	s := scenario{script: "a.sql", simplest: "a.simplest.sql", target: target{minRatio: 0.5}}
+	load := measured{latencies: make([]time.Duration, 600), window: time.Second} // 600 req/s
+	for _, c := range []struct {
+		name             string
+		server, simplest float64
+		simplestErr      string
+		want             float64
+		met              bool
+	}{
+		{"simplest faster", 1000, 1500, "", 1500, false},
+		{"server faster", 1000, 300, "", 1000, true},
+		{"simplest failed", 1000, 0, "boom", 1000, true},
+	} {
+		r := result{scenario: s, http: load, pgbench: pgbenchResult{tps: c.server},
+			simplest: pgbenchResult{tps: c.simplest}, simplestErr: c.simplestErr}
+		got, ok := r.judged()
+		if !ok || got.tps != c.want {
+			t.Errorf("%s: judged %v (%v), want %v", c.name, got.tps, ok, c.want)
+		}
+		if met := !strings.Contains(r.targetText(), "✗"); met != c.met {
+			t.Errorf("%s: target %q, want met %v", c.name, r.targetText(), c.met)
+		}
+	}
+	if _, ok := (result{scenario: s, pgbenchErr: "x", simplestErr: "y"}).judged(); ok {
+		t.Error("neither ceiling measured: want no judgement")
+	}
+}
+
+// TestWindowMemory reads the runtime's counters at a window's edges and
+// divides them by the requests answered.
+func TestWindowMemory(t *testing.T) {
+	scrape := func(mallocs, bytes, gcs int) string {
+		return fmt.Sprintf("# TYPE go_memstats_mallocs_total counter\ngo_memstats_mallocs_total %d\ngo_memstats_alloc_bytes_total %d\ngo_gc_duration_seconds_count %d\ngo_gc_duration_seconds_sum 0.1\n", mallocs, bytes, gcs)
+	}
+	w := &windowScraper{before: scrape(1000, 1<<20, 5), after: scrape(3000, 3<<20, 15)}
+	m, err := w.memory(100, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (memory{allocs: 20, bytes: float64(2<<20) / 100, gcs: 5}); *m != want {
+		t.Errorf("memory = %+v, want %+v", *m, want)
+	}
+	if _, err := (&windowScraper{before: scrape(0, 0, 0), after: "up 1\n"}).memory(1, time.Second); err == nil {
+		t.Error("a scrape without the counters: want an error")
 	}
 }
