@@ -221,29 +221,32 @@ type whereClause struct {
 
 func (w *whereClause) add(c condition) {
 	var b strings.Builder
+	param := func(v any) {
+		w.args = append(w.args, v)
+		b.WriteString("$" + strconv.Itoa(len(w.args)))
+	}
 	args := c.args
 	for _, part := range strings.SplitAfter(c.sql, "?") {
-		if !strings.HasSuffix(part, "?") {
-			b.WriteString(part)
+		text, isParam := strings.CutSuffix(part, "?")
+		b.WriteString(text)
+		if !isParam {
 			continue
 		}
-		b.WriteString(strings.TrimSuffix(part, "?"))
 		arg := args[0]
 		args = args[1:]
-		if list, ok := arg.([]string); ok {
-			b.WriteByte('(')
-			for i, v := range list {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				w.args = append(w.args, v)
-				b.WriteString("$" + strconv.Itoa(len(w.args)))
-			}
-			b.WriteByte(')')
+		list, ok := arg.([]string)
+		if !ok {
+			param(arg)
 			continue
 		}
-		w.args = append(w.args, arg)
-		b.WriteString("$" + strconv.Itoa(len(w.args)))
+		b.WriteByte('(')
+		for i, v := range list {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			param(v)
+		}
+		b.WriteByte(')')
 	}
 	w.conds = append(w.conds, b.String())
 }
